@@ -1,0 +1,77 @@
+// swift-tools-version:6.0
+import PackageDescription
+import Foundation
+
+let package = Package(
+    name: "herd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "herd", targets: ["herd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // Object model, JSON/YAML codec, selectors, quantities, defaulting, validation, patches, tables.
+        .target(name: "HerdAPI", dependencies: [
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // Versioned, watchable key-value store: SQLite (default) and memory backends.
+        .target(name: "HerdStore", dependencies: [
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "HerdAPIServer", dependencies: [
+            "HerdAPI", "HerdStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .target(name: "HerdClient", dependencies: [
+            "HerdAPI",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "herd", dependencies: [
+            "HerdAPI", "HerdStore", "HerdAPIServer", "HerdClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .testTarget(name: "HerdAPITests", dependencies: ["HerdAPI"]),
+        .testTarget(name: "HerdStoreTests", dependencies: ["HerdStore"]),
+        .testTarget(name: "HerdAPIServerTests", dependencies: [
+            "HerdAPIServer", "HerdAPI", "HerdStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        .testTarget(name: "HerdClientTests", dependencies: ["HerdClient", "HerdAPI", "HerdAPIServer", "HerdStore"]),
+        .testTarget(name: "HerdE2ETests", dependencies: ["HerdAPI"]),
+    ]
+)
+
+// Development convenience while modules are built in parallel worktrees: HERD_PACKAGE_SUBSET=api or =store
+// builds only that module and its tests (and only their dependencies).
+if let subset = ProcessInfo.processInfo.environment["HERD_PACKAGE_SUBSET"] {
+    let keep: Set<String> = subset == "api" ? ["HerdAPI", "HerdAPITests"] : ["HerdStore", "HerdStoreTests"]
+    package.targets = package.targets.filter { keep.contains($0.name) }
+    package.products = []
+    package.dependencies = package.dependencies.filter { dep in
+        guard case .sourceControl(_, let loc, _) = dep.kind else { return false }
+        let url = "\(loc)"
+        return subset == "api" ? url.contains("Yams") : (url.contains("GRDB") || url.contains("swift-log"))
+    }
+}
