@@ -1,9 +1,132 @@
 import ArgumentParser
+import Foundation
+import HerdAPIServer
+import HerdClient
+import HerdStore
+import Logging
+import ServiceLifecycle
 
-/// `herd server`: the store, the API server and (later) the in-process components.
+/// `herd server`: the store and the API server (the scheduler, controllers and agent join in later issues).
 struct ServerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "server", abstract: "Run the herd control plane on this machine.")
+    static let configuration = CommandConfiguration(
+        commandName: "server", abstract: "Run the herd control plane on this machine.")
+
+    @Option(help: "Directory for the database and the admin kubeconfig (default /var/lib/herd as root, ~/.local/share/herd otherwise).")
+    var dataDir: String?
+
+    @Option(help: "Address to listen on. Until TLS and authentication land, only loopback addresses are allowed.")
+    var bind: String = "127.0.0.1"
+
+    @Option(help: "Port to listen on.")
+    var port: Int = 6443
+
+    @Flag(help: "Do not run a node agent in this process.")
+    var disableAgent = false
+
+    @Option(help: "Name of this machine's node (default: the hostname).")
+    var nodeName: String?
+
+    @Option(help: "Where objects are stored: sqlite://PATH (default <data-dir>/state.db) or memory:// (lost on exit).")
+    var datastoreEndpoint: String?
+
+    @Option(help: "Pod network of the cluster.")
+    var clusterCIDR: String = "10.42.0.0/16"
+
+    @Option(help: "Range ClusterIPs are allocated from.")
+    var serviceCIDR: String = "10.43.0.0/16"
+
+    @Option(help: "DNS domain of the cluster.")
+    var clusterDomain: String = "cluster.local"
+
+    @Option(help: "Seconds between compactions of the store's history (watches older than that get 410 Expired).")
+    var compactionInterval: Double = 300
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard ["127.0.0.1", "localhost", "::1"].contains(bind) || bind.hasPrefix("127.") else {
+            throw ValidationError("--bind \(bind): herd server has no TLS or authentication yet, so it only listens on loopback (127.0.0.1 or ::1)")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port \(port): must be between 0 and 65535") }
+        for (flag, value) in [("--cluster-cidr", clusterCIDR), ("--service-cidr", serviceCIDR)] {
+            guard CIDR(value) != nil else {
+                throw ValidationError("\(flag) \(value): not a valid IPv4 CIDR (expected something like 10.42.0.0/16)")
+            }
+        }
+        if let a = CIDR(clusterCIDR), let b = CIDR(serviceCIDR), a.overlaps(b) {
+            throw ValidationError("--cluster-cidr \(clusterCIDR) and --service-cidr \(serviceCIDR) overlap; pick disjoint ranges")
+        }
+        if let ep = datastoreEndpoint, !(ep.hasPrefix("sqlite://") || ep == "memory://" || ep.hasPrefix("memory:")) {
+            throw ValidationError("--datastore-endpoint \(ep): use sqlite://PATH or memory:// (etcd support comes later)")
+        }
+    }
+
     func run() async throws {
-        throw ValidationError("herd server is not built yet")
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "herd.server")
+        let dir = dataDir ?? HerdPaths.defaultDataDir()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+
+        let store: any Store
+        let endpoint = datastoreEndpoint ?? "sqlite://\(dir)/state.db"
+        if endpoint.hasPrefix("memory:") {
+            store = MemoryStore()
+        } else {
+            let path = String(endpoint.dropFirst("sqlite://".count))
+            store = try SQLiteStore(path: path, logger: Logger(label: "herd.store"))
+        }
+
+        let server = APIServer(store: store, configuration: APIServerConfiguration(host: bind, port: port, compactionInterval: .milliseconds(Int(compactionInterval * 1000))),
+                               logger: Logger(label: "herd.apiserver"))
+        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let kubeconfigPath = dir + "/kubeconfig.yaml"
+        let host = bind.contains(":") ? "[\(bind)]" : bind
+        Task {
+            let actualPort = await server.waitUntilListening()
+            do {
+                try Kubeconfig.admin(server: "http://\(host):\(actualPort)", token: nil).write(to: kubeconfigPath)
+                print("herd server listening on http://\(host):\(actualPort)")
+                print("admin kubeconfig written to \(kubeconfigPath)")
+                print("try: kubectl --kubeconfig \(kubeconfigPath) get namespaces")
+            } catch {
+                logger.error("could not write \(kubeconfigPath): \(error)")
+            }
+        }
+        try await group.run()
+        try await store.close()
+    }
+}
+
+/// An IPv4 CIDR, for flag checking.
+struct CIDR {
+    let base: UInt32
+    let bits: Int
+
+    init?(_ s: String) {
+        let parts = s.split(separator: "/")
+        guard parts.count == 2, let bits = Int(parts[1]), (0...32).contains(bits) else { return nil }
+        let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4 else { return nil }
+        var v: UInt32 = 0
+        for o in octets {
+            guard let n = UInt32(o), n <= 255, !o.isEmpty else { return nil }
+            v = v << 8 | n
+        }
+        let mask: UInt32 = bits == 0 ? 0 : ~UInt32(0) << (32 - bits)
+        guard v & ~mask == 0 else { return nil }
+        base = v
+        self.bits = bits
+    }
+
+    func overlaps(_ o: CIDR) -> Bool {
+        let m = min(bits, o.bits)
+        let mask: UInt32 = m == 0 ? 0 : ~UInt32(0) << (32 - m)
+        return base & mask == o.base & mask
     }
 }

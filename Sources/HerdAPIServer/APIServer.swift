@@ -1,0 +1,494 @@
+import Foundation
+import HerdAPI
+import HerdStore
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+public struct APIServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Request bodies above this size get 413.
+    public var maxRequestBodyBytes: Int
+    public var version: String
+    /// Every interval, history older than the previous tick's revision is compacted away (upstream: 5 min).
+    public var compactionInterval: Duration
+
+    public init(host: String = "127.0.0.1", port: Int = 6443, maxRequestBodyBytes: Int = 3 * 1024 * 1024,
+                version: String = "v1.32.0-herd", compactionInterval: Duration = .seconds(300)) {
+        self.host = host
+        self.port = port
+        self.maxRequestBodyBytes = maxRequestBodyBytes
+        self.version = version
+        self.compactionInterval = compactionInterval
+    }
+}
+
+/// The Kubernetes API over HTTP, backed by a `Store`. A `Service`: run it in a ServiceGroup; it stops
+/// accepting requests and ends watches on graceful shutdown.
+public final class APIServer: Service, Sendable {
+    let core: APIServerCore
+    private let configuration: APIServerConfiguration
+    private let logger: Logger
+    private let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+
+    public init(store: any Store, configuration: APIServerConfiguration = .init(), kinds: [any APIObject.Type] = BuiltinKinds.all,
+                logger: Logger = Logger(label: "herd.apiserver")) {
+        self.configuration = configuration
+        self.logger = logger
+        let registry = KindRegistry(kinds)
+        core = APIServerCore(store: store, registry: registry, configuration: configuration, logger: logger)
+    }
+
+    /// The port the server listens on, once it does (useful with port 0).
+    public func waitUntilListening() async -> Int {
+        await withCheckedContinuation { c in
+            let port: Int? = listening.withLock { state in
+                if let p = state.port { return p }
+                state.waiters.append(c)
+                return nil
+            }
+            if let port { c.resume(returning: port) }
+        }
+    }
+
+    public func run() async throws {
+        try await core.cache.start()
+        try await core.bootstrap()
+        let responder = HerdResponder(core: core)
+        let app = Application(
+            responder: responder,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { [listening] channel in
+                let port = channel.localAddress?.port ?? 0
+                let waiters = listening.withLock { state -> [CheckedContinuation<Int, Never>] in
+                    state.port = port
+                    defer { state.waiters = [] }
+                    return state.waiters
+                }
+                for w in waiters { w.resume(returning: port) }
+            },
+            logger: logger)
+        let compactor = Task { [core, configuration] in await core.compactLoop(every: configuration.compactionInterval) }
+        defer { compactor.cancel() }
+        try await withGracefulShutdownHandler {
+            try await app.run()
+        } onGracefulShutdown: { [core] in
+            Task { await core.cache.stop() }
+        }
+        await core.cache.stop()
+    }
+}
+
+/// Everything a request needs, shared by all connections.
+final class APIServerCore: Sendable {
+    let store: any Store
+    let registry: KindRegistry
+    let cache: WatchCache
+    let handlers: ResourceHandlers
+    let discovery: DiscoveryDocuments
+    let openAPI: OpenAPIDocuments
+    let configuration: APIServerConfiguration
+    let logger: Logger
+
+    init(store: any Store, registry: KindRegistry, configuration: APIServerConfiguration, logger: Logger) {
+        self.store = store
+        self.registry = registry
+        self.configuration = configuration
+        self.logger = logger
+        cache = WatchCache(store: store, registry: registry, logger: logger)
+        handlers = ResourceHandlers(store: store, cache: cache, registry: registry, logger: logger)
+        discovery = DiscoveryDocuments(registry: registry)
+        openAPI = OpenAPIDocuments(registry: registry)
+    }
+
+    /// Compacts to the revision seen one interval ago, so at least one interval of history stays watchable.
+    func compactLoop(every interval: Duration) async {
+        var previous: Int64 = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if Task.isCancelled { return }
+            do {
+                if previous > 0 {
+                    try await store.compact(revision: previous)
+                    await cache.compacted(to: previous)
+                }
+                previous = try await store.currentRevision()
+            } catch {
+                logger.warning("compaction failed: \(error)")
+            }
+        }
+    }
+
+    /// The namespaces every cluster has.
+    func bootstrap() async throws {
+        guard let ns = registry.lookup(group: "", version: "v1", plural: "namespaces") else { return }
+        let options = try WriteOptions(query: Query(nil), userAgent: "herd-apiserver")
+        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let path = ResourcePath(kind: ns, namespace: nil, name: name, subresource: nil, legacyWatch: false)
+            if (try? await handlers.current(path)) ?? nil != nil { continue }
+            do {
+                _ = try await handlers.create(path, body: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]],
+                                              duplicates: [], options: options)
+            } catch let e as APIError where e.code == 409 {
+                continue
+            }
+        }
+    }
+}
+
+struct HerdResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let core: APIServerCore
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let format = ResponseFormat(accept: request.headers[.accept])
+        do {
+            return try await handle(request, format: format)
+        } catch let e as APIError {
+            return Self.error(e, format: format)
+        } catch {
+            core.logger.error("request \(request.method) \(request.uri.path) failed: \(error)")
+            return Self.error(APIError.internalError("\(error)"), format: format)
+        }
+    }
+
+    static func error(_ e: APIError, format: ResponseFormat) -> Response {
+        var f = format
+        f.table = false
+        f.aggregatedDiscovery = false
+        return json(statusJSON(e.status), code: e.code, format: f)
+    }
+
+    static func json(_ value: JSONValue, code: Int, format: ResponseFormat, warnings: [String] = []) -> Response {
+        bytes(format.encode(value), code: code, contentType: format.contentType, warnings: warnings)
+    }
+
+    static func bytes(_ body: [UInt8], code: Int, contentType: String, warnings: [String] = []) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        headers[.cacheControl] = "no-cache, private"
+        for w in warnings {
+            headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(w.replacingOccurrences(of: "\"", with: "\\\""))\""))
+        }
+        var buf = ByteBufferAllocator().buffer(capacity: body.count)
+        buf.writeBytes(body)
+        return Response(status: .init(code: code), headers: headers, body: ResponseBody(byteBuffer: buf))
+    }
+
+    private func handle(_ request: Request, format: ResponseFormat) async throws -> Response {
+        let query = Query(request.uri.query)
+        let route = try Router.route(request.uri.path, registry: core.registry)
+        let method = request.method
+        switch route {
+        case .root:
+            let paths: [JSONValue] = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"]
+            return Self.json(["paths": .array(paths)], code: 200, format: format)
+        case .version:
+            let v = core.configuration.version
+            let parts = v.dropFirst().split(separator: ".")
+            return Self.json([
+                "major": .string(parts.first.map(String.init) ?? "1"), "minor": .string(parts.count > 1 ? String(parts[1]) : "0"),
+                "gitVersion": .string(v), "gitCommit": "", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+                "goVersion": "swift6", "compiler": "swift", "platform": "linux/amd64",
+            ], code: 200, format: ResponseFormat(accept: nil))
+        case .health:
+            return Self.bytes(Array("ok".utf8), code: 200, contentType: "text/plain; charset=utf-8")
+        case .metrics:
+            let text = "# herd apiserver\nherd_apiserver_watchers \(await core.cache.watcherCount)\nherd_apiserver_revision \(await core.cache.revision)\n"
+            return Self.bytes(Array(text.utf8), code: 200, contentType: "text/plain; version=0.0.4")
+        case .apiVersions:
+            if format.aggregatedDiscovery { return Self.json(core.discovery.aggregated(core: true), code: 200, format: format) }
+            return Self.json(core.discovery.apiVersions, code: 200, format: format)
+        case .apiGroups:
+            if format.aggregatedDiscovery { return Self.json(core.discovery.aggregated(core: false), code: 200, format: format) }
+            return Self.json(core.discovery.apiGroupList, code: 200, format: format)
+        case .apiGroup(let g):
+            guard let doc = core.discovery.apiGroup(g) else { throw Router.notFound(request.uri.path) }
+            return Self.json(doc, code: 200, format: plain(format))
+        case .resourceList(let g, let v):
+            return Self.json(core.discovery.resourceList(group: g, version: v), code: 200, format: plain(format))
+        case .openAPIV3Index:
+            return Self.json(core.openAPI.index, code: 200, format: plain(format))
+        case .openAPIV3(let p):
+            guard let doc = core.openAPI.document(p) else { throw Router.notFound(request.uri.path) }
+            return Self.json(doc, code: 200, format: plain(format))
+        case .openAPIV2:
+            throw Router.notFound(request.uri.path)
+        case .resource(let r):
+            var req = request
+            return try await resource(r, method: method, request: &req, query: query, format: format)
+        }
+    }
+
+    private func plain(_ f: ResponseFormat) -> ResponseFormat {
+        var p = f
+        p.table = false
+        p.aggregatedDiscovery = false
+        return p
+    }
+
+    private func readBody(_ request: inout Request) async throws -> [UInt8] {
+        let limit = core.configuration.maxRequestBodyBytes
+        if let len = request.headers[.contentLength].flatMap(Int.init), len > limit {
+            throw APIError.tooLarge("the request body is \(len) bytes; the limit is \(limit) bytes")
+        }
+        var out: [UInt8] = []
+        for try await chunk in request.body {
+            out.append(contentsOf: chunk.readableBytesView)
+            if out.count > limit {
+                throw APIError.tooLarge("the request body is larger than the limit of \(limit) bytes")
+            }
+        }
+        return out
+    }
+
+    private func resource(_ r: ResourcePath, method: HTTPRequest.Method, request: inout Request, query: Query,
+                          format: ResponseFormat) async throws -> Response {
+        let h = core.handlers
+        let userAgent = request.headers[.userAgent]
+        let contentType = request.headers[.contentType]
+        let isWatch = r.legacyWatch || query.bool("watch") && query["watch"] != nil
+        switch (method, r.name, r.subresource) {
+        case (.get, nil, nil):
+            if isWatch { return try await watch(r, query: query, format: format) }
+            let (items, meta) = try await h.list(r, query: query)
+            return listResponse(r, items: items, meta: meta, query: query, format: format)
+        case (.get, _?, nil) where isWatch:
+            // legacy /watch/.../name: a watch of one object
+            let named = ResourcePath(kind: r.kind, namespace: r.namespace, name: nil, subresource: nil, legacyWatch: true)
+            var q = query
+            q = Query("fieldSelector=metadata.name%3D\(r.name!)" + (request.uri.query.map { "&" + $0 } ?? ""))
+            return try await watch(named, query: q, format: format)
+        case (.get, _?, nil), (.get, _?, "status"):
+            let obj = try await h.get(r)
+            if format.table { return tableResponse(r, objects: [obj], rev: obj.resourceVersion ?? "", query: query, format: format) }
+            return Self.json(obj, code: 200, format: format)
+        case (.get, _?, "scale"):
+            let obj = try await h.get(r)
+            guard let scale = r.kind.scale(of: obj) else { throw Router.notFound(request.uri.path) }
+            return Self.json(scale, code: 200, format: plain(format))
+        case (.post, nil, nil):
+            var dups: [String] = []
+            let body = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
+            let options = try WriteOptions(query: query, userAgent: userAgent)
+            let res = try await h.create(r, body: body, duplicates: dups, options: options)
+            return Self.json(res.body, code: res.code, format: plain(format), warnings: res.warnings)
+        case (.post, _?, "binding") where KindStrategy.isCore(r.kind, "pods"):
+            var dups: [String] = []
+            let body = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
+            let options = try WriteOptions(query: query, userAgent: userAgent)
+            let res = try await h.bind(r, body: body, options: options)
+            return Self.json(res.body, code: res.code, format: plain(format))
+        case (.put, _?, nil), (.put, _?, "status"), (.put, _?, "finalize"):
+            var dups: [String] = []
+            let body = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
+            let options = try WriteOptions(query: query, userAgent: userAgent)
+            var path = r
+            if r.subresource == "finalize" {
+                // finalize changes spec.finalizers of a namespace and nothing else
+                path = ResourcePath(kind: r.kind, namespace: nil, name: r.name, subresource: nil, legacyWatch: false)
+                let res = try await h.guaranteedUpdate(path, options: options, precondition: nil, warnings: []) { old in
+                    var new = old
+                    var spec = new["spec"]?.objectValue ?? [:]
+                    spec["finalizers"] = body[path: ["spec", "finalizers"]]
+                    new["spec"] = .object(spec)
+                    return new
+                }
+                return Self.json(res.body, code: res.code, format: plain(format))
+            }
+            let res = try await h.update(path, body: body, duplicates: dups, options: options)
+            return Self.json(res.body, code: res.code, format: plain(format), warnings: res.warnings)
+        case (.put, _?, "scale"):
+            var dups: [String] = []
+            let body = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
+            let options = try WriteOptions(query: query, userAgent: userAgent)
+            let precondition = body.resourceVersion.flatMap { $0.isEmpty ? nil : $0 }
+            let res = try await h.guaranteedUpdate(r, options: options, precondition: precondition, warnings: []) { old in
+                try h.applyScale(body, to: old, kind: r.kind)
+            }
+            return Self.json(r.kind.scale(of: res.body) ?? res.body, code: res.code, format: plain(format))
+        case (.patch, _?, nil), (.patch, _?, "status"), (.patch, _?, "scale"):
+            let bytes = try await readBody(&request)
+            let options = try WriteOptions(query: query, userAgent: userAgent)
+            let res = try await h.patch(r, bytes: bytes, contentType: contentType, options: options)
+            let body = r.subresource == "scale" ? (r.kind.scale(of: res.body) ?? res.body) : res.body
+            return Self.json(body, code: res.code, format: plain(format), warnings: res.warnings)
+        case (.delete, _?, nil):
+            let bytes = try await readBody(&request)
+            let options = try deleteOptions(bytes, query: query)
+            let res = try await h.delete(r, options: options, dryRun: !query.all("dryRun").isEmpty)
+            return Self.json(res.body, code: res.code, format: plain(format))
+        case (.delete, nil, nil):
+            let bytes = try await readBody(&request)
+            let options = try deleteOptions(bytes, query: query)
+            let res = try await h.deleteCollection(r, query: query, options: options, dryRun: !query.all("dryRun").isEmpty)
+            return Self.json(res.body, code: res.code, format: plain(format))
+        default:
+            if let sub = r.subresource, ["log", "exec", "attach", "portforward", "proxy", "eviction"].contains(sub) {
+                throw APIError(code: 503, reason: "ServiceUnavailable", message: "\(r.kind.info.plural)/\(sub) needs a node agent, which this server does not run yet")
+            }
+            throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+    }
+
+    private func deleteOptions(_ bytes: [UInt8], query: Query) throws -> DeleteOptions {
+        var options = DeleteOptions()
+        if !bytes.isEmpty {
+            var d: [String] = []
+            let v = try decodeBody(bytes, contentType: "application/json", duplicates: &d)
+            do { options = try JSONValueDecoder.decode(DeleteOptions.self, from: v).value } catch {
+                throw APIError.badRequest("invalid DeleteOptions: \(error)")
+            }
+        }
+        if let g = try query.int("gracePeriodSeconds") { options.gracePeriodSeconds = Int64(g) }
+        if let p = query["propagationPolicy"] { options.propagationPolicy = p }
+        if let o = query["orphanDependents"] { options.orphanDependents = o == "true" }
+        return options
+    }
+
+    // MARK: list and table responses
+
+    private func listResponse(_ r: ResourcePath, items: [CachedObject], meta: ListMeta, query: Query, format: ResponseFormat) -> Response {
+        if format.table {
+            let objects = items.compactMap(\.json)
+            return tableResponse(r, objects: objects, rev: meta.resourceVersion ?? "", query: query, format: format, meta: meta)
+        }
+        let metaJSON = (try? JSONValueEncoder.encode(meta)) ?? .object([:])
+        if format.encoding == .json && !format.partialMetadata {
+            // splice the stored bytes: no re-encoding of 10,000 objects
+            var out: [UInt8] = []
+            out.reserveCapacity(items.reduce(128) { $0 + $1.bytes.count + 1 })
+            out += Array("{\"apiVersion\":\"\(r.kind.info.apiVersion)\",\"items\":[".utf8)
+            for (i, o) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out += o.bytes
+            }
+            out += Array("],\"kind\":\"\(r.kind.info.listKind)\",\"metadata\":".utf8)
+            out += metaJSON.serialized()
+            out.append(UInt8(ascii: "}"))
+            return Self.bytes(out, code: 200, contentType: "application/json")
+        }
+        var objects = items.compactMap(\.json)
+        var kind = r.kind.info.listKind
+        var apiVersion = r.kind.info.apiVersion
+        if format.partialMetadata {
+            objects = objects.map(partialMetadata(of:))
+            kind = "PartialObjectMetadataList"
+            apiVersion = "meta.k8s.io/v1"
+        }
+        return Self.json(["apiVersion": .string(apiVersion), "kind": .string(kind), "metadata": metaJSON, "items": .array(objects)],
+                         code: 200, format: format)
+    }
+
+    func table(_ r: ResourcePath, objects: [JSONValue], meta: ListMeta, query: Query, columns: Bool) -> JSONValue {
+        let now = Date()
+        let include = query["includeObject"] ?? "Metadata"
+        let rows: [JSONValue] = objects.map { o in
+            var row: [String: JSONValue] = ["cells": .array(r.kind.tableCells(o, now: now))]
+            switch include {
+            case "None": break
+            case "Object": row["object"] = o
+            default: row["object"] = partialMetadata(of: o)
+            }
+            return .object(row)
+        }
+        var t: [String: JSONValue] = [
+            "kind": "Table", "apiVersion": "meta.k8s.io/v1",
+            "metadata": (try? JSONValueEncoder.encode(meta)) ?? .object([:]), "rows": .array(rows),
+        ]
+        if columns {
+            t["columnDefinitions"] = (try? JSONValueEncoder.encode(r.kind.tableColumns)) ?? .array([])
+        } else {
+            t["columnDefinitions"] = .array([])
+        }
+        return .object(t)
+    }
+
+    private func tableResponse(_ r: ResourcePath, objects: [JSONValue], rev: String, query: Query, format: ResponseFormat,
+                               meta: ListMeta? = nil) -> Response {
+        let m = meta ?? ListMeta(resourceVersion: rev)
+        return Self.json(table(r, objects: objects, meta: m, query: query, columns: true), code: 200, format: format)
+    }
+
+    // MARK: watch
+
+    private func watch(_ r: ResourcePath, query: Query, format: ResponseFormat) async throws -> Response {
+        let h = core.handlers
+        let filter = try h.filter(r, query: query)
+        let rvParam = query["resourceVersion"] ?? ""
+        var from: Int64? = nil
+        if !rvParam.isEmpty && rvParam != "0" {
+            guard let rv = Int64(rvParam) else { throw APIError.badRequest("invalid resource version \"\(rvParam)\"") }
+            from = rv
+            _ = await core.cache.waitFor(revision: rv)
+        } else if rvParam.isEmpty {
+            try await core.cache.sync()
+        }
+        let timeout = try query.int("timeoutSeconds").map { max(0, $0) } ?? Int.random(in: 1800...3600)
+        let bookmarks = query["allowWatchBookmarks"] == "true"
+        let stream = await core.cache.watch(resource: r.kind.info.storePrefix, filter: filter, from: from, bookmarks: bookmarks)
+        let kind = r.kind
+        let responder = self
+        var headers = HTTPFields()
+        headers[.contentType] = format.encoding == .yaml ? "application/json" : "application/json"
+        headers[.cacheControl] = "no-cache, private"
+        let body = ResponseBody { writer in
+            // Relay the cache stream and a deadline into one sequence the writer can consume.
+            let (relay, relayIn) = AsyncStream<WatchItem?>.makeStream()
+            let pump = Task {
+                for await item in stream { relayIn.yield(item) }
+                relayIn.finish()
+            }
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(timeout))
+                relayIn.yield(nil)
+                relayIn.finish()
+            }
+            defer {
+                pump.cancel()
+                timer.cancel()
+            }
+            var first = true
+            for await item in relay {
+                guard let item else { break }
+                let line: [UInt8]
+                switch item {
+                case .event(let type, let obj):
+                    if format.table, let json = obj.json {
+                        let t = responder.table(r, objects: [json], meta: ListMeta(resourceVersion: String(obj.revision)), query: query, columns: first)
+                        first = false
+                        line = Self.eventLine(type.rawValue, t.serialized())
+                    } else if format.partialMetadata, let json = obj.json {
+                        line = Self.eventLine(type.rawValue, partialMetadata(of: json).serialized())
+                    } else {
+                        line = Self.eventLine(type.rawValue, obj.bytes)
+                    }
+                case .bookmark(let rev):
+                    let o: JSONValue = ["kind": .string(kind.info.kind), "apiVersion": .string(kind.info.apiVersion),
+                                        "metadata": ["resourceVersion": .string(String(rev))]]
+                    line = Self.eventLine("BOOKMARK", o.serialized())
+                case .expired(let message):
+                    let s = APIError(code: 410, reason: "Expired", message: message).status
+                    line = Self.eventLine("ERROR", statusJSON(s).serialized())
+                }
+                var buf = ByteBufferAllocator().buffer(capacity: line.count)
+                buf.writeBytes(line)
+                try await writer.write(buf)
+                if case .expired = item { break }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    static func eventLine(_ type: String, _ object: [UInt8]) -> [UInt8] {
+        var out = Array("{\"type\":\"\(type)\",\"object\":".utf8)
+        out.reserveCapacity(out.count + object.count + 3)
+        out += object
+        out += Array("}\n".utf8)
+        return out
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import HerdAPI
+
+/// What the server needs to know about one served kind, type-erased so that handlers never name concrete
+/// types. Built from `any APIObject.Type` by `KindAdapter`.
+protocol ServedKind: Sendable {
+    var info: ResourceInfo { get }
+    var statusFields: [String] { get }
+    var isScalable: Bool { get }
+    var tableColumns: [TableColumnDefinition] { get }
+
+    /// Decodes into the typed model, applies defaults, validates (as an update when `old` is given) and
+    /// encodes back. Unknown fields are reported, not fatal: the caller decides by fieldValidation.
+    func normalize(_ object: JSONValue, old: JSONValue?) throws -> NormalizedObject
+    func tableCells(_ object: JSONValue, now: Date) -> [JSONValue]
+    /// Field-selector values: metadata.name, metadata.namespace and the kind's own.
+    func selectableFields(_ object: JSONValue) -> [String: String]
+    /// autoscaling/v1 Scale for the object; nil when the kind has no scale subresource.
+    func scale(of object: JSONValue) -> JSONValue?
+    /// The object with spec.replicas replaced.
+    func withReplicas(_ object: JSONValue, _ replicas: Int32) throws -> JSONValue
+}
+
+struct NormalizedObject {
+    var object: JSONValue
+    var unknownFields: [String]
+    var errors: [FieldError]
+}
+
+struct KindAdapter<T: APIObject>: ServedKind {
+    var info: ResourceInfo { T.resourceInfo }
+    var statusFields: [String] { T.statusFields }
+    var isScalable: Bool { T.self is any Scalable.Type }
+    var tableColumns: [TableColumnDefinition] { T.tableColumns }
+
+    func decode(_ object: JSONValue) throws -> (T, [String]) {
+        do {
+            return try JSONValueDecoder.decode(T.self, from: object)
+        } catch {
+            throw APIError.badRequest("error decoding \(T.resourceInfo.kind): \(describe(error))")
+        }
+    }
+
+    func normalize(_ object: JSONValue, old: JSONValue?) throws -> NormalizedObject {
+        var (typed, unknown) = try decode(object)
+        typed.applyDefaults()
+        let errors: [FieldError]
+        if let old, let oldTyped = try? JSONValueDecoder.decode(T.self, from: old).value {
+            errors = typed.validateUpdate(old: oldTyped)
+        } else {
+            errors = typed.validate()
+        }
+        let encoded = try JSONValueEncoder.encode(typed)
+        return NormalizedObject(object: encoded, unknownFields: unknown, errors: errors)
+    }
+
+    func tableCells(_ object: JSONValue, now: Date) -> [JSONValue] {
+        guard let typed = try? JSONValueDecoder.decode(T.self, from: object).value else {
+            return T.tableColumns.map { _ in .string("") }
+        }
+        return typed.tableCells(now: now)
+    }
+
+    func selectableFields(_ object: JSONValue) -> [String: String] {
+        var fields: [String: String] = [:]
+        if let typed = try? JSONValueDecoder.decode(T.self, from: object).value {
+            fields = typed.selectableFields()
+        }
+        fields["metadata.name"] = object[path: ["metadata", "name"]]?.stringValue ?? ""
+        if T.resourceInfo.namespaced {
+            fields["metadata.namespace"] = object[path: ["metadata", "namespace"]]?.stringValue ?? ""
+        }
+        return fields
+    }
+
+    func scale(of object: JSONValue) -> JSONValue? {
+        guard let typed = try? JSONValueDecoder.decode(T.self, from: object).value, let s = typed as? any Scalable else {
+            return nil
+        }
+        var meta: [String: JSONValue] = [:]
+        for k in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+            if let v = object[path: ["metadata", k]] { meta[k] = v }
+        }
+        var status: [String: JSONValue] = ["replicas": .int(Int64(s.statusReplicas))]
+        if !s.scaleSelector.isEmpty { status["selector"] = .string(s.scaleSelector) }
+        return .object([
+            "kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": .object(meta),
+            "spec": ["replicas": .int(Int64(s.specReplicas))], "status": .object(status),
+        ])
+    }
+
+    func withReplicas(_ object: JSONValue, _ replicas: Int32) throws -> JSONValue {
+        let (typed, _) = try decode(object)
+        guard var s = typed as? any Scalable else {
+            throw APIError.notFound("\(T.resourceInfo.plural)/scale", typed.metadata.name ?? "")
+        }
+        s.specReplicas = replicas
+        var out = try JSONValueEncoder.encode(s)
+        // keep fields the typed model does not know (none expected) out of the picture: take the encoded form
+        out["metadata"] = object["metadata"]
+        return out
+    }
+
+    private func describe(_ error: Error) -> String {
+        if let e = error as? DecodingError {
+            switch e {
+            case .typeMismatch(let t, let ctx):
+                return "expected \(t) at \(path(ctx.codingPath)): \(ctx.debugDescription)"
+            case .valueNotFound(let t, let ctx):
+                return "missing \(t) at \(path(ctx.codingPath))"
+            case .keyNotFound(let k, let ctx):
+                return "missing required field \"\(path(ctx.codingPath + [k]))\""
+            case .dataCorrupted(let ctx):
+                return "\(path(ctx.codingPath)): \(ctx.debugDescription)"
+            @unknown default:
+                return "\(e)"
+            }
+        }
+        return "\(error)"
+    }
+
+    private func path(_ keys: [CodingKey]) -> String {
+        var s = ""
+        for k in keys {
+            if let i = k.intValue { s += "[\(i)]" } else { s += s.isEmpty ? k.stringValue : "." + k.stringValue }
+        }
+        return s
+    }
+}
+
+/// Every served kind, indexed the ways requests look them up.
+struct KindRegistry: Sendable {
+    let kinds: [any ServedKind]
+    private let byPath: [String: any ServedKind]   // "group/version/plural"
+    private let byGVK: [String: any ServedKind]    // "group/version/Kind"
+
+    init(_ types: [any APIObject.Type]) {
+        var list: [any ServedKind] = []
+        for t in types { list.append(Self.adapter(t)) }
+        kinds = list
+        var p: [String: any ServedKind] = [:]
+        var g: [String: any ServedKind] = [:]
+        for k in list {
+            p["\(k.info.group)/\(k.info.version)/\(k.info.plural)"] = k
+            g["\(k.info.group)/\(k.info.version)/\(k.info.kind)"] = k
+        }
+        byPath = p
+        byGVK = g
+    }
+
+    private static func adapter<T: APIObject>(_ t: T.Type) -> any ServedKind { KindAdapter<T>() }
+
+    func lookup(group: String, version: String, plural: String) -> (any ServedKind)? {
+        byPath["\(group)/\(version)/\(plural)"]
+    }
+
+    func lookup(group: String, version: String, kind: String) -> (any ServedKind)? {
+        byGVK["\(group)/\(version)/\(kind)"]
+    }
+
+    /// Group -> versions served, in registration order, for discovery.
+    var groups: [(name: String, versions: [String])] {
+        var order: [String] = []
+        var versions: [String: [String]] = [:]
+        for k in kinds {
+            if versions[k.info.group] == nil { order.append(k.info.group) }
+            if !(versions[k.info.group]?.contains(k.info.version) ?? false) {
+                versions[k.info.group, default: []].append(k.info.version)
+            }
+        }
+        return order.map { ($0, versions[$0]!) }
+    }
+}
