@@ -85,10 +85,13 @@ public protocol Store: Sendable {
 
     /// Every event on keys with `prefix` with a revision > `afterRevision`, in revision order: first the
     /// history still kept, then live events, until the consumer stops iterating (or the store closes).
-    /// Throws `.compacted` at once if `afterRevision` < compactedRevision() - 1... i.e. history needed is gone.
+    /// Throws `.compacted` at once if `afterRevision` < compactedRevision(), the events it needs being gone;
+    /// the stream itself ends with `.compacted` if compaction overtakes a watcher that fell behind.
     func watch(prefix: String, afterRevision: Int64) async throws -> AsyncThrowingStream<StoreEvent, Error>
 
-    /// Forgets history below `revision` (the latest value of every live key is always kept).
+    /// Forgets history below `revision` (the latest value of every live key is always kept): afterwards
+    /// reads at and watches after any revision >= `revision` still work. A revision at or below the current
+    /// compaction point is a no-op; one above the current revision fails with `.futureRevision`.
     func compact(revision: Int64) async throws
 
     /// Flushes and closes; later calls fail with `.backend`.
