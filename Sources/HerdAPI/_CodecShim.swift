@@ -40,7 +40,7 @@ public enum YAMLCodec {
     public static func decodeDocuments(_ text: String) throws -> [JSONValue] {
         var out: [JSONValue] = []
         for doc in try Yams.load_all(yaml: text) {
-            guard let doc else { continue }
+            let doc: Any = doc
             let data = try JSONSerialization.data(withJSONObject: doc)
             out.append(try JSONValue.parse(Array(data)))
         }

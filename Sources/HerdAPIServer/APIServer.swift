@@ -1,6 +1,7 @@
 import Foundation
 import HerdAPI
 import HerdStore
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -54,6 +55,15 @@ public final class APIServer: Service, Sendable {
         }
     }
 
+    private func listeningOn(_ port: Int) {
+        let waiters = listening.withLock { state -> [CheckedContinuation<Int, Never>] in
+            state.port = port
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for w in waiters { w.resume(returning: port) }
+    }
+
     public func run() async throws {
         try await core.cache.start()
         try await core.bootstrap()
@@ -61,14 +71,8 @@ public final class APIServer: Service, Sendable {
         let app = Application(
             responder: responder,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            onServerRunning: { [listening] channel in
-                let port = channel.localAddress?.port ?? 0
-                let waiters = listening.withLock { state -> [CheckedContinuation<Int, Never>] in
-                    state.port = port
-                    defer { state.waiters = [] }
-                    return state.waiters
-                }
-                for w in waiters { w.resume(returning: port) }
+            onServerRunning: { [self] channel in
+                self.listeningOn(channel.localAddress?.port ?? 0)
             },
             logger: logger)
         let compactor = Task { [core, configuration] in await core.compactLoop(every: configuration.compactionInterval) }

@@ -186,7 +186,6 @@ actor WatchCache {
             logger.error("undecodable object in store at \(key)")
             return nil
         }
-        json[path: ["metadata", "resourceVersion"]] = nil
         var meta = json["metadata"]?.objectValue ?? [:]
         meta["resourceVersion"] = .string(String(revision))
         json["metadata"] = .object(meta)

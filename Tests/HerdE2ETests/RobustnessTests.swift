@@ -137,11 +137,12 @@ import Testing
             requests.append((methods[Int(rng.next() % 5)], path, Data(body), types[Int(rng.next() % UInt64(types.count))]))
         }
         let fiveXX = FuzzResults()
+        let all = requests
         try await withThrowingTaskGroup(of: Void.self) { g in
             for worker in 0..<8 {
                 g.addTask {
-                    for i in stride(from: worker, to: requests.count, by: 8) {
-                        let (m, p, b, t) = requests[i]
+                    for i in stride(from: worker, to: all.count, by: 8) {
+                        let (m, p, b, t) = all[i]
                         let r = try await HTTP.send(m, s.url + p, body: m == "GET" || m == "DELETE" && i % 2 == 0 ? nil : b, contentType: t)
                         if r.status >= 500 && r.status != 503 && r.status != 504 { await fiveXX.add("\(m) \(p) [\(t)] -> \(r.status): \(r.text.prefix(200))") }
                         await fiveXX.count()
