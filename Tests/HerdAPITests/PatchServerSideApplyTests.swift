@@ -235,6 +235,17 @@ import Testing
                                                       #".status.conditions[type="Available"].status"#])
     }
 
+    @Test func applyToMainResourceLeavesStatusAlone() throws {
+        var live = try deploy(replicas: 1)
+        live["status"] = ["replicas": 1]
+        let created = try apply(nil, try deploy(replicas: 1))
+        var cfg = try deploy(replicas: 1)
+        cfg["status"] = ["replicas": 50]
+        let out = try apply(live, cfg, managed: created.managedFields)
+        #expect(out.object["status"] == ["replicas": 1])
+        #expect(try owned(out.managedFields, "kubectl").allSatisfy { !$0.hasPrefix(".status") })
+    }
+
     @Test func identityMetadataIsNotTracked() throws {
         let obj = try patchJSON(#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"n","uid":"u","resourceVersion":"5","generation":1,"creationTimestamp":"2024-01-01T00:00:00Z","labels":{"a":"b"}},"data":{"k":"v"}}"#)
         let managed = ServerSideApply.updateManagedFields(old: nil, new: obj, manager: "kubectl-create", managedFields: [],

@@ -80,7 +80,11 @@ public enum ServerSideApply {
         throws(ApplyError) -> (object: JSONValue, managedFields: [ManagedFieldsEntry])
     {
         guard case .object = applied else { throw .invalid("applied configuration must be a JSON object") }
-        let config = withoutNulls(applied)
+        var config = withoutNulls(applied)
+        // The endpoint never writes the other half of the object (upstream's strategies reset it), so an
+        // applied status on the main resource, or spec on /status, is dropped rather than merged.
+        if subresource == nil && hasStatusSubresource { config["status"] = nil }
+        if subresource == "status" { config["spec"] = nil }
         let live = current ?? .object([:])
         guard case .object = live else { throw .invalid("current object is not a JSON object") }
         let ignore = IgnoredFields(subresource: subresource, hasStatusSubresource: hasStatusSubresource)
