@@ -73,6 +73,7 @@ func patchJSON(_ s: String) throws -> JSONValue {
         let e = #expect(throws: PatchError.self) { try run(#"{"spec":{"replicas":3}}"#, #"[{"op":"test","path":"/spec/replicas","value":2}]"#) }
         #expect(e?.message == "testing value /spec/replicas failed: test failed")
         #expect(e?.statusCode == 422)
+        #expect(try run(#"{}"#, #"[{"op":"test","path":"/absent","value":null}]"#) == .object([:]))
     }
     @Test func addWholeDocumentAndNullValue() throws {
         #expect(try run(#"{"a":1}"#, #"[{"op":"add","path":"","value":{"b":2}}]"#) == (try patchJSON(#"{"b":2}"#)))

@@ -246,6 +246,24 @@ import Testing
         #expect(try owned(out.managedFields, "kubectl").allSatisfy { !$0.hasPrefix(".status") })
     }
 
+    @Test func updateManagersAreCappedIntoAncientChanges() throws {
+        var obj = try deploy(replicas: 0)
+        var managed: [ManagedFieldsEntry] = []
+        for i in 1...12 {
+            var next = obj
+            next["metadata"]?["labels"] = .object(["l\(i)": "x"].merging(obj["metadata"]?["labels"]?.objectValue ?? [:]) { a, _ in a })
+            managed = ServerSideApply.updateManagedFields(old: i == 1 ? nil : obj, new: next, manager: "writer-\(i)", managedFields: managed,
+                                                          schema: schema, apiVersion: "apps/v1",
+                                                          now: Time(Date(timeIntervalSince1970: 1_700_000_000 + Double(i))))
+            obj = next
+        }
+        #expect(managed.count == ServerSideApply.maxUpdateManagers)
+        let ancient = try owned(managed, "ancient-changes")
+        #expect(ancient.contains(".metadata.labels.l1") && ancient.contains(".metadata.labels.l2") && ancient.contains(".spec.replicas"))
+        #expect(managed.contains { $0.manager == "writer-12" })
+        #expect(managed.contains { $0.manager == "writer-1" } == false)
+    }
+
     @Test func identityMetadataIsNotTracked() throws {
         let obj = try patchJSON(#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"n","uid":"u","resourceVersion":"5","generation":1,"creationTimestamp":"2024-01-01T00:00:00Z","labels":{"a":"b"}},"data":{"k":"v"}}"#)
         let managed = ServerSideApply.updateManagedFields(old: nil, new: obj, manager: "kubectl-create", managedFields: [],

@@ -55,7 +55,9 @@ public enum JSONPatch {
             case "test":
                 let path = try pointer(o, "path", op: kind)
                 let expected = try value(o, op: kind)
-                let actual = get(doc, path.tokens[...])
+                // Like upstream, testing a missing member for null succeeds.
+                let found: JSONValue? = get(doc, path.tokens[...])
+                let actual: JSONValue? = found ?? (expected == .null ? JSONValue.null : Optional<JSONValue>.none)
                 guard let actual, jsonEqual(actual, expected) else {
                     throw .unprocessable("testing value \(path.text) failed: test failed")
                 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One field an apply would take from another manager.
 public struct ApplyConflict: Hashable, Sendable {
     public var manager: String
@@ -155,7 +157,42 @@ public enum ServerSideApply {
         owners[me] = Owner(entry: ManagedFieldsEntry(manager: manager, operation: operation, apiVersion: apiVersion, time: now,
                                                      fieldsType: "FieldsV1", subresource: subresource),
                            set: mine)
+        capUpdateManagers(&order, &owners)
         return encode(order, owners)
+    }
+
+    /// Upstream keeps at most this many Update entries; older ones fold into `ancient-changes` so that
+    /// objects written by many clients do not grow without bound.
+    public static let maxUpdateManagers = 10
+    public static let ancientChangesManager = "ancient-changes"
+
+    private static func capUpdateManagers(_ order: inout [ManagerKey], _ owners: inout [ManagerKey: Owner]) {
+        let ancient = ManagerKey(manager: ancientChangesManager, operation: "Update", subresource: nil)
+        let updates = order.filter { $0.operation == "Update" && !(owners[$0]?.set.isEmpty ?? true) }
+        guard updates.count > maxUpdateManagers else { return }
+        let hasBucket = updates.contains(ancient)
+        let excess = updates.count - maxUpdateManagers + (hasBucket ? 0 : 1)
+        let oldest = updates.filter { $0 != ancient }.sorted { a, b in
+            (owners[a]?.entry.time?.date ?? .distantPast) < (owners[b]?.entry.time?.date ?? .distantPast)
+        }.prefix(excess)
+        var bucket = owners[ancient]
+        for key in oldest {
+            guard let owner = owners.removeValue(forKey: key) else { continue }
+            order.removeAll { $0 == key }
+            if var b = bucket {
+                b.set = b.set.union(owner.set)
+                // The bucket carries the time of the newest change folded into it.
+                if let t = owner.entry.time, (b.entry.time.map { $0 < t } ?? true) { b.entry.time = t }
+                bucket = b
+            } else {
+                var entry = owner.entry
+                entry.manager = ancientChangesManager
+                entry.subresource = nil
+                bucket = Owner(entry: entry, set: owner.set)
+            }
+        }
+        if !order.contains(ancient), bucket != nil { order.append(ancient) }
+        owners[ancient] = bucket
     }
 
     // MARK: managed fields entries
