@@ -293,6 +293,18 @@ import Testing
         #expect(aGone.managedFields.map(\.manager) == ["b"])
     }
 
+    @Test func associativeListKeysAreValidated() throws {
+        let dup = try patchJSON(#"{"spec":{"template":{"spec":{"containers":[{"name":"a"},{"name":"a","image":"x"}]}}}}"#)
+        let e1 = #expect(throws: ApplyError.self) { try apply(nil, dup) }
+        #expect(e1?.message == #".spec.template.spec.containers: duplicate entries for key [name="a"]"#)
+        let noKey = try patchJSON(#"{"spec":{"template":{"spec":{"containers":[{"image":"x"}]}}}}"#)
+        let e2 = #expect(throws: ApplyError.self) { try apply(nil, noKey) }
+        #expect(e2?.message == #".spec.template.spec.containers: associative list with keys has an element that omits key field "name" (and doesn't have default value)"#)
+        // A port's protocol has a default, so omitting it is fine and matches the TCP item.
+        let ports = try patchJSON(#"{"spec":{"template":{"spec":{"containers":[{"name":"a","ports":[{"containerPort":80},{"containerPort":80,"protocol":"UDP"}]}]}}}}"#)
+        #expect(throws: Never.self) { try apply(nil, ports) }
+    }
+
     @Test func invalidInputIsAnErrorNotATrap() throws {
         #expect(throws: ApplyError.self) { try apply(nil, JSONValue.array(["a", "b"])) }
         let bad = [ManagedFieldsEntry(manager: "m", operation: "Update", fieldsType: "FieldsV1", fieldsV1: ["f:x": 1])]

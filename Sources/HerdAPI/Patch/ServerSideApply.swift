@@ -87,6 +87,7 @@ public enum ServerSideApply {
         // applied status on the main resource, or spec on /status, is dropped rather than merged.
         if subresource == nil && hasStatusSubresource { config["status"] = nil }
         if subresource == "status" { config["spec"] = nil }
+        try validateKeys(config, schema, FieldPath([]))
         let live = current ?? .object([:])
         guard case .object = live else { throw .invalid("current object is not a JSON object") }
         let ignore = IgnoredFields(subresource: subresource, hasStatusSubresource: hasStatusSubresource)
@@ -392,6 +393,34 @@ public enum ServerSideApply {
                 a[i] = child
             }
             value = .array(a)
+        default:
+            return
+        }
+    }
+
+    /// Items of associative lists need their keys (or a default for them) and must be unique, or ownership
+    /// would be ambiguous; upstream rejects such configurations the same way.
+    static func validateKeys(_ value: JSONValue, _ schema: PatchSchema, _ path: FieldPath) throws(ApplyError) {
+        switch value {
+        case .object(let o):
+            guard schema.mapStrategy != .replace else { return }
+            for (k, v) in o { try validateKeys(v, schema.field(k), path.appending(.field(k))) }
+        case .array(let a):
+            guard case .map(let keys, let defaults) = schema.listStrategy.listType else { return }
+            var seen = Set<PathElement>()
+            for item in a {
+                guard case .object(let o) = item else {
+                    throw .invalid("\(path): associative list items must be objects")
+                }
+                for k in keys.sorted() where o[k] == nil && defaults[k] == nil {
+                    throw .invalid("\(path): associative list with keys has an element that omits key field \(CanonicalJSON.encode(.string(k))) (and doesn't have default value)")
+                }
+                guard let pe = FieldWalker.keyElement(item, keys, defaults) else { continue }
+                if !seen.insert(pe).inserted {
+                    throw .invalid("\(path): duplicate entries for key \(pe.description)")
+                }
+                try validateKeys(item, schema.itemSchema, path.appending(pe))
+            }
         default:
             return
         }
