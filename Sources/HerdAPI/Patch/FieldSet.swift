@@ -158,8 +158,13 @@ public struct FieldSet: Hashable, Sendable {
 
 /// Walks an object with its schema, recording every owned path and, for leaves, its value (nil for an item
 /// or entry that is only a container), which is what comparisons between two versions need.
+///
+/// With `includeMaps`, non-empty maps of values (labels, data) are recorded as containers too: comparing two
+/// versions then sees a map that appears or disappears, which is how upstream's Update entries come to own
+/// `f:labels` itself (the `"."` in `{"f:labels":{".":{},"f:app":{}}}`), while apply sets never do.
 enum FieldWalker {
-    static func walk(_ value: JSONValue, _ schema: PatchSchema, _ path: FieldPath, _ out: inout [FieldPath: JSONValue?]) {
+    static func walk(_ value: JSONValue, _ schema: PatchSchema, _ path: FieldPath, _ out: inout [FieldPath: JSONValue?],
+                     includeMaps: Bool = false) {
         switch value {
         case .object(let o):
             if schema.mapStrategy == .replace {
@@ -168,10 +173,13 @@ enum FieldWalker {
             }
             for (k, v) in o {
                 let child = path.appending(.field(k))
-                walk(v, schema.field(k), child, &out)
+                let sub = schema.field(k)
+                walk(v, sub, child, &out, includeMaps: includeMaps)
                 if v == .null || v == .object([:]) {
                     out[child] = v
                 } else if schema.isMapElement(k), out[child] == nil {
+                    out[child] = .some(nil)
+                } else if includeMaps, v.isObject, case .object(_, _?, let strategy) = sub, strategy != .replace {
                     out[child] = .some(nil)
                 }
             }
@@ -190,7 +198,7 @@ enum FieldWalker {
                     }
                     let child = path.appending(pe)
                     out[child] = .some(nil)
-                    walk(e, schema.itemSchema, child, &out)
+                    walk(e, schema.itemSchema, child, &out, includeMaps: includeMaps)
                 }
             }
         default:

@@ -277,8 +277,8 @@ public enum ServerSideApply {
     static func compare(_ old: JSONValue, _ new: JSONValue, _ schema: PatchSchema, _ ignore: IgnoredFields) -> Change {
         var a: [FieldPath: JSONValue?] = [:]
         var b: [FieldPath: JSONValue?] = [:]
-        FieldWalker.walk(old, schema, FieldPath([]), &a)
-        FieldWalker.walk(new, schema, FieldPath([]), &b)
+        FieldWalker.walk(old, schema, FieldPath([]), &a, includeMaps: true)
+        FieldWalker.walk(new, schema, FieldPath([]), &b, includeMaps: true)
         var change = Change()
         for (p, nv) in b where !ignore.ignores(p) {
             if let ov = a[p] {
