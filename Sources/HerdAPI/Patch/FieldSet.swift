@@ -1,0 +1,217 @@
+/// One step of a field path, as in upstream structured-merge-diff: a struct or map field, an item of an
+/// associative list by its key fields, an item of a set by its value, or a list index.
+public enum PathElement: Hashable, Sendable {
+    case field(String)
+    /// Key fields sorted by name.
+    case key([KeyField])
+    case value(JSONValue)
+    case index(Int)
+
+    public struct KeyField: Hashable, Sendable {
+        public var name: String
+        public var value: JSONValue
+        public init(_ name: String, _ value: JSONValue) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    /// The element's key in upstream's `fieldsV1` format (`f:name`, `k:{"name":"web"}`, `v:"x"`, `i:0`).
+    public var fieldsV1Key: String {
+        switch self {
+        case .field(let n): return "f:" + n
+        case .key(let fields):
+            var o: [String: JSONValue] = [:]
+            for f in fields { o[f.name] = f.value }
+            return "k:" + CanonicalJSON.encode(.object(o))
+        case .value(let v): return "v:" + CanonicalJSON.encode(v)
+        case .index(let i): return "i:\(i)"
+        }
+    }
+
+    public init?(fieldsV1Key s: String) {
+        guard s.count >= 2, s.dropFirst().first == ":" else { return nil }
+        let body = s.dropFirst(2)
+        switch s.first {
+        case "f": self = .field(String(body))
+        case "k":
+            guard case .object(let o)? = CanonicalJSON.decode(body) else { return nil }
+            self = .key(o.keys.sorted().map { KeyField($0, o[$0] ?? .null) })
+        case "v":
+            guard let v = CanonicalJSON.decode(body) else { return nil }
+            self = .value(v)
+        case "i":
+            guard let i = Int(body) else { return nil }
+            self = .index(i)
+        default: return nil
+        }
+    }
+
+    /// Upstream's path notation: `.name`, `[name="web"]`, `[=value]`, `[0]`.
+    public var description: String {
+        switch self {
+        case .field(let n): return "." + n
+        case .key(let fields):
+            return "[" + fields.map { "\($0.name)=\(CanonicalJSON.encode($0.value))" }.joined(separator: ",") + "]"
+        case .value(let v): return "[=" + CanonicalJSON.encode(v) + "]"
+        case .index(let i): return "[\(i)]"
+        }
+    }
+}
+
+/// A path from the root of an object to one field, e.g. `.spec.template.spec.containers[name="web"].image`.
+public struct FieldPath: Hashable, Sendable, CustomStringConvertible {
+    public var elements: [PathElement]
+    public init(_ elements: [PathElement]) { self.elements = elements }
+    /// A path of plain field names: `FieldPath("spec", "replicas")`.
+    public init(_ fields: String...) { self.elements = fields.map { .field($0) } }
+
+    public var description: String { elements.map(\.description).joined() }
+
+    public func hasPrefix(_ p: FieldPath) -> Bool {
+        p.elements.count <= elements.count && Array(elements.prefix(p.elements.count)) == p.elements
+    }
+    func appending(_ e: PathElement) -> FieldPath { FieldPath(elements + [e]) }
+}
+
+/// A set of field paths: what one manager owns in `metadata.managedFields`.
+public struct FieldSet: Hashable, Sendable {
+    public var paths: Set<FieldPath>
+
+    public init(_ paths: Set<FieldPath> = []) { self.paths = paths }
+
+    public var isEmpty: Bool { paths.isEmpty }
+    public func contains(_ p: FieldPath) -> Bool { paths.contains(p) }
+    public func union(_ o: FieldSet) -> FieldSet { FieldSet(paths.union(o.paths)) }
+    public func subtracting(_ o: FieldSet) -> FieldSet { FieldSet(paths.subtracting(o.paths)) }
+    public func intersection(_ o: FieldSet) -> FieldSet { FieldSet(paths.intersection(o.paths)) }
+    /// Paths sorted by their text, for stable output.
+    public var sorted: [FieldPath] { paths.sorted { $0.description < $1.description } }
+
+    /// The fields an object sets, walked with its schema: scalars, atomic lists and maps, and empty or null
+    /// values are leaves; items of associative lists and sets are members themselves (`k:`/`v:`), and map
+    /// entries (labels) are members.
+    public init(of object: JSONValue, schema: PatchSchema) {
+        var leaves: [FieldPath: JSONValue?] = [:]
+        FieldWalker.walk(object, schema, FieldPath([]), &leaves)
+        self.paths = Set(leaves.keys)
+    }
+
+    // MARK: fieldsV1
+
+    private final class Node {
+        var member = false
+        var children: [PathElement: Node] = [:]
+    }
+
+    /// Upstream's `fieldsV1` JSON: nested objects keyed by path elements, `{}` for a leaf, and a `"."` entry
+    /// when a path is both a member and a parent of other members.
+    public var fieldsV1: JSONValue {
+        let root = Node()
+        for p in paths {
+            var node = root
+            for e in p.elements {
+                if let c = node.children[e] {
+                    node = c
+                } else {
+                    let c = Node()
+                    node.children[e] = c
+                    node = c
+                }
+            }
+            node.member = true
+        }
+        func encode(_ n: Node) -> JSONValue {
+            var o: [String: JSONValue] = [:]
+            for (e, c) in n.children { o[e.fieldsV1Key] = encode(c) }
+            if n.member && !n.children.isEmpty { o["."] = .object([:]) }
+            return .object(o)
+        }
+        return encode(root)
+    }
+
+    public init(fieldsV1: JSONValue) throws(PatchError) {
+        var paths = Set<FieldPath>()
+        func decode(_ v: JSONValue, _ prefix: [PathElement]) throws(PatchError) {
+            guard case .object(let o) = v else {
+                throw .bad("invalid fieldsV1: expected an object at \(FieldPath(prefix))")
+            }
+            if o.isEmpty {
+                if !prefix.isEmpty { paths.insert(FieldPath(prefix)) }
+                return
+            }
+            for (k, child) in o {
+                if k == "." {
+                    if !prefix.isEmpty { paths.insert(FieldPath(prefix)) }
+                    continue
+                }
+                guard let e = PathElement(fieldsV1Key: k) else {
+                    throw .bad("invalid fieldsV1: unknown path element \(k)")
+                }
+                try decode(child, prefix + [e])
+            }
+        }
+        try decode(fieldsV1, [])
+        self.paths = paths
+    }
+}
+
+/// Walks an object with its schema, recording every owned path and, for leaves, its value (nil for an item
+/// or entry that is only a container), which is what comparisons between two versions need.
+///
+/// With `includeMaps`, non-empty maps of values (labels, data) are recorded as containers too: comparing two
+/// versions then sees a map that appears or disappears, which is how upstream's Update entries come to own
+/// `f:labels` itself (the `"."` in `{"f:labels":{".":{},"f:app":{}}}`), while apply sets never do.
+enum FieldWalker {
+    static func walk(_ value: JSONValue, _ schema: PatchSchema, _ path: FieldPath, _ out: inout [FieldPath: JSONValue?],
+                     includeMaps: Bool = false) {
+        switch value {
+        case .object(let o):
+            if schema.mapStrategy == .replace {
+                out[path] = value
+                return
+            }
+            for (k, v) in o {
+                let child = path.appending(.field(k))
+                let sub = schema.field(k)
+                walk(v, sub, child, &out, includeMaps: includeMaps)
+                if v == .null || v == .object([:]) {
+                    out[child] = v
+                } else if schema.isMapElement(k), out[child] == nil {
+                    out[child] = .some(nil)
+                } else if includeMaps, v.isObject, case .object(_, _?, let strategy) = sub, strategy != .replace {
+                    out[child] = .some(nil)
+                }
+            }
+        case .array(let a):
+            switch schema.listStrategy.listType {
+            case .atomic:
+                out[path] = value
+            case .set:
+                for e in a { out[path.appending(.value(e))] = e }
+            case .map(let keys, let defaults):
+                for e in a {
+                    guard let pe = keyElement(e, keys, defaults) else {
+                        // An item without its keys cannot be tracked apart: own the list as a whole.
+                        out[path] = value
+                        continue
+                    }
+                    let child = path.appending(pe)
+                    out[child] = .some(nil)
+                    walk(e, schema.itemSchema, child, &out, includeMaps: includeMaps)
+                }
+            }
+        default:
+            out[path] = value
+        }
+    }
+
+    static func keyElement(_ item: JSONValue, _ keys: [String], _ defaults: [String: JSONValue]) -> PathElement? {
+        guard case .object(let o) = item else { return nil }
+        var fields: [PathElement.KeyField] = []
+        for k in keys.sorted() {
+            if let v = o[k] ?? defaults[k] { fields.append(.init(k, v)) } else if keys.count == 1 { return nil }
+        }
+        return fields.isEmpty ? nil : .key(fields)
+    }
+}
