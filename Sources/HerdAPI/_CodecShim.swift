@@ -73,14 +73,3 @@ public struct FieldSelectorExpression: Sendable {
     public func matches(_ fields: [String: String]) -> Bool { reqs.allSatisfy { fields[$0.0] == $0.1 } }
 }
 public struct Quantity: Equatable, Sendable { public init?(_ s: String) { self.s = s }; var s: String }
-public indirect enum PatchSchema: Sendable { case any
-    public static func forKind(group: String, kind: String) -> PatchSchema? { .any } }
-public struct PatchError: Error { public var message: String }
-public enum ApplyError: Error { case conflicts([(manager: String, field: String)]), invalid(String) }
-public enum JSONPatch { public static func apply(_ p: JSONValue, to d: JSONValue) throws -> JSONValue { d } }
-public enum JSONMergePatch { public static func apply(patch: JSONValue, to d: JSONValue) -> JSONValue { d } }
-public enum StrategicMergePatch { public static func apply(patch: JSONValue, to d: JSONValue, schema: PatchSchema) throws -> JSONValue { d } }
-public enum ServerSideApply {
-    public static func updateManagedFields(old: JSONValue?, new: JSONValue, manager: String, operation: String, managedFields: [ManagedFieldsEntry], schema: PatchSchema, apiVersion: String, now: Time, subresource: String?) -> [ManagedFieldsEntry] { managedFields }
-    public static func apply(current: JSONValue?, applied: JSONValue, manager: String, force: Bool, managedFields: [ManagedFieldsEntry], schema: PatchSchema, apiVersion: String, now: Time) throws -> (JSONValue, [ManagedFieldsEntry]) { (applied, managedFields) }
-}

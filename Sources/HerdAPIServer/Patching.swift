@@ -17,8 +17,8 @@ enum Patching {
     }
 
     static func jsonPatch(_ patch: JSONValue, to doc: JSONValue) throws -> JSONValue {
-        do { return try JSONPatch.apply(patch, to: doc) } catch let e as PatchError {
-            throw APIError(code: 422, reason: "Invalid", message: e.message)
+        do { return try JSONPatch.apply(patch, to: doc) } catch {
+            throw apiError(error)
         }
     }
 
@@ -34,9 +34,13 @@ enum Patching {
             throw APIError.badRequest("a strategic merge patch must be a JSON object")
         }
         let s: PatchSchema = scale ? (PatchSchema.forKind(group: "autoscaling", kind: "Scale") ?? .any) : (schema(for: kind) ?? .any)
-        do { return try StrategicMergePatch.apply(patch: patch, to: doc, schema: s) } catch let e as PatchError {
-            throw APIError(code: 422, reason: "Invalid", message: e.message)
+        do { return try StrategicMergePatch.apply(patch: patch, to: doc, schema: s) } catch {
+            throw apiError(error)
         }
+    }
+
+    static func apiError(_ e: PatchError) -> APIError {
+        e.statusCode == 400 ? APIError.badRequest(e.message) : APIError(code: 422, reason: "Invalid", message: e.message)
     }
 
     /// managedFields after an ordinary write by `manager`.
@@ -45,7 +49,8 @@ enum Patching {
         guard let s = schema(for: kind) else { return nil }
         let entries = ServerSideApply.updateManagedFields(
             old: old, new: new, manager: manager, operation: "Update", managedFields: existing, schema: s,
-            apiVersion: kind.info.apiVersion, now: Time.now(), subresource: subresource)
+            apiVersion: kind.info.apiVersion, now: Time.now(), subresource: subresource,
+            hasStatusSubresource: !kind.statusFields.isEmpty)
         return encodeManagedFields(entries)
     }
 
@@ -57,25 +62,24 @@ enum Patching {
         do {
             let (object, managed) = try ServerSideApply.apply(
                 current: current, applied: applied, manager: manager, force: force, managedFields: existing, schema: s,
-                apiVersion: kind.info.apiVersion, now: Time.now())
+                apiVersion: kind.info.apiVersion, now: Time.now(), subresource: subresource,
+                hasStatusSubresource: !kind.statusFields.isEmpty)
             var out = object
             out.setMeta("managedFields", encodeManagedFields(managed))
             return out
-        } catch let e as ApplyError {
-            throw conflictError(e, kind: kind, name: applied.name ?? "")
+        } catch {
+            throw conflictError(error, kind: kind, name: applied.name ?? "")
         }
     }
 
     static func conflictError(_ e: ApplyError, kind: any ServedKind, name: String) -> APIError {
         switch e {
         case .conflicts(let list):
-            let causes = list.map { StatusCause(reason: "FieldManagerConflict", message: "conflict with \"\($0.manager)\"", field: $0.field) }
-            var msg = "Apply failed with \(list.count) conflict\(list.count == 1 ? "" : "s"): "
-            msg += list.map { "conflict with \"\($0.manager)\": \($0.field)" }.joined(separator: "\n")
-            return APIError(code: 409, reason: "Conflict", message: msg,
+            let causes = list.map { StatusCause(reason: "FieldManagerConflict", message: $0.causeMessage, field: $0.field) }
+            return APIError(code: 409, reason: "Conflict", message: e.message,
                             details: StatusDetails(name: name, group: kind.info.group.isEmpty ? nil : kind.info.group, kind: kind.info.plural, causes: causes))
         case .invalid(let message):
-            return APIError(code: 422, reason: "Invalid", message: message)
+            return APIError.badRequest(message)
         }
     }
 }
