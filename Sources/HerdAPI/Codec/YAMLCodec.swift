@@ -11,9 +11,9 @@ public struct YAMLError: Error, Sendable, Hashable, CustomStringConvertible {
 /// `yes`/`on` are booleans, `0777` is octal) and then goes through JSON, as sigs.k8s.io/yaml does; writing
 /// reproduces `kubectl get -o yaml` (sigs.k8s.io/yaml over go-yaml v2 with line wrapping off).
 public enum YAMLCodec {
-    /// Documents beyond this many nodes in total (after alias expansion) are refused: aliases can
-    /// otherwise expand a small input exponentially.
-    public static let maxNodes = 2_000_000
+    /// Aliases can expand a small input exponentially; a stream may produce at most this many values per
+    /// input byte (plus a small allowance), far above what plain YAML can reach.
+    static let nodesPerByte = 4
 
     /// Every non-empty document of a `---`-separated stream.
     public static func decodeDocuments(_ text: String) throws -> [JSONValue] {
@@ -29,8 +29,8 @@ public enum YAMLCodec {
     private static func decode(_ text: String, duplicateKeys: inout [String], track: Bool) throws -> [JSONValue] {
         var docs: [JSONValue] = []
         do {
-            let parser = try Parser(yaml: text)
-            var converter = NodeConverter(track: track)
+            let parser = try Parser(yaml: text, resolver: implicitResolver)
+            var converter = NodeConverter(track: track, budget: 10_000 + text.utf8.count * YAMLCodec.nodesPerByte)
             while let node = try parser.nextRoot() {
                 let v = try converter.convert(node)
                 if !v.isNull { docs.append(v) }
@@ -38,10 +38,32 @@ public enum YAMLCodec {
             duplicateKeys.append(contentsOf: converter.duplicates)
         } catch let e as YAMLError {
             throw e
+        } catch let e as YamlError {
+            throw YAMLError("error converting YAML to JSON: yaml: " + describe(e))
         } catch {
             throw YAMLError("error converting YAML to JSON: yaml: \(error)")
         }
         return docs
+    }
+
+    /// Yams resolves untagged scalars lazily with its own (YAML 1.2-ish) rules, which would make an explicit
+    /// `!!str` indistinguishable from an untagged scalar; this resolver marks every untagged scalar instead,
+    /// and go-yaml v2's rules are applied here.
+    static let implicitTag = Tag.Name(rawValue: "tag:herd,2025:implicit")
+    // The pattern is a constant, so construction cannot fail; `basic` is the fallback all the same.
+    static let implicitResolver: Resolver = (try? Resolver.basic.appending(implicitTag, "^")) ?? .basic
+
+    /// go-yaml's wording (`line 3: did not find expected key`) rather than Yams' multi-line report.
+    private static func describe(_ e: YamlError) -> String {
+        switch e {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            return "line \(mark.line): \(problem)"
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return "unmarshal errors:\n  line \(context.mark.line): key \"\(duplicates.first ?? "")\" already set in map"
+        default:
+            return "\(e)"
+        }
     }
 
     /// `kubectl get -o yaml` text for one object (ends with a newline).
@@ -57,10 +79,13 @@ public enum YAMLCodec {
 private struct NodeConverter {
     let track: Bool
     var duplicates: [String] = []
-    var budget = YAMLCodec.maxNodes
+    var budget: Int
     var path: [String] = []
 
-    init(track: Bool) { self.track = track }
+    init(track: Bool, budget: Int) {
+        self.track = track
+        self.budget = budget
+    }
 
     mutating func spend() throws {
         budget -= 1
@@ -94,7 +119,8 @@ private struct NodeConverter {
     mutating func fill(_ out: inout [String: JSONValue], from map: Node.Mapping) throws {
         for (k, v) in map {
             if case .scalar(let ks) = k, ks.style == .plain || ks.style == .any, ks.string == "<<",
-                ks.tag.rawValue.isEmpty || ks.tag.rawValue == Tag.Name.merge.rawValue
+                ks.tag.rawValue.isEmpty || ks.tag.rawValue == YAMLCodec.implicitTag.rawValue
+                    || ks.tag.rawValue == Tag.Name.merge.rawValue
             {
                 try merge(&out, v)
                 continue
@@ -153,7 +179,8 @@ private struct NodeConverter {
     }
 
     func scalarValue(_ s: Node.Scalar) throws -> JSONValue {
-        let tag = s.tag.rawValue
+        var tag = s.tag.rawValue
+        if tag == YAMLCodec.implicitTag.rawValue { tag = "" }
         let plain = s.style == .plain || s.style == .any
         switch tag {
         case Tag.Name.str.rawValue, Tag.Name.nonSpecific.rawValue, Tag.Name.timestamp.rawValue,
