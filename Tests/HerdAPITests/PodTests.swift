@@ -471,3 +471,21 @@ func defaultedPod(_ containers: [Container], volumes: [Volume]? = nil) -> Pod {
         #expect(PodTemplate.resourceInfo.plural == "podtemplates")
     }
 }
+
+@Suite struct PodTableMixedTests {
+    @Test func completedWithSiblings() {
+        let now = Date(timeIntervalSince1970: 1_000)
+        func pod(_ statuses: [ContainerStatus], ready: Bool) -> Pod {
+            Pod(metadata: ObjectMeta(name: "p"), spec: PodSpec(containers: statuses.map { Container(name: $0.name) }),
+                status: PodStatus(phase: "Running", conditions: [PodCondition(type: "Ready", status: ready ? "True" : "False")],
+                                  containerStatuses: statuses))
+        }
+        let running = ContainerStatus(name: "a", state: ContainerState(running: ContainerStateRunning()), ready: true)
+        let completed = ContainerStatus(name: "b", state: ContainerState(terminated: ContainerStateTerminated(exitCode: 0, reason: "Completed")))
+        let failed = ContainerStatus(name: "c", state: ContainerState(terminated: ContainerStateTerminated(exitCode: 1, reason: "Error")))
+        #expect(pod([running, completed], ready: true).tableCells(now: now)[2] == "Running")
+        #expect(pod([running, completed], ready: false).tableCells(now: now)[2] == "NotReady")
+        #expect(pod([failed, completed], ready: false).tableCells(now: now)[2] == "Error")
+        #expect(pod([running, completed], ready: true).tableCells(now: now)[1] == "1/2")
+    }
+}
