@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+@testable import HerdAPI
+
+@Suite struct QuantityTests {
+    /// Input and upstream's canonical String().
+    static let canonical: [(String, String)] = [
+        ("0", "0"), ("0n", "0"), ("0Ki", "0"), ("-0", "0"), ("0.0", "0"), ("000", "0"),
+        ("100m", "100m"), ("1", "1"), ("1.5", "1500m"), ("0.1", "100m"), ("1000m", "1"), (".5", "500m"),
+        ("1Ki", "1Ki"), ("8Ki", "8Ki"), ("7Mi", "7Mi"), ("6Gi", "6Gi"), ("5Ti", "5Ti"), ("4Pi", "4Pi"), ("3Ei", "3Ei"),
+        ("1Gi", "1Gi"), ("1024Mi", "1Gi"), ("1536Mi", "1536Mi"), ("1.5Gi", "1536Mi"), ("0.5Gi", "512Mi"),
+        ("1023Ki", "1023Ki"), ("1025", "1025"), ("0.5Ki", "512"), ("1.1Mi", "1153433600m"),
+        ("5n", "5n"), ("4u", "4u"), ("3m", "3m"), ("9", "9"), ("8k", "8k"), ("50k", "50k"), ("7M", "7M"),
+        ("6G", "6G"), ("5T", "5T"), ("40T", "40T"), ("300T", "300T"), ("2P", "2P"), ("1E", "1E"),
+        ("1000k", "1M"), ("1000000000", "1G"), ("1080m", "1080m"), ("1.08", "1080m"), ("800", "800"),
+        ("100k", "100k"), ("0.1m", "100u"), ("0.1M", "100k"),
+        ("2e3", "2e3"), ("1E6", "1e6"), ("1e3", "1e3"), ("1E-3", "1e-3"), ("1e-9", "1e-9"), ("80e-3", "80e-3"),
+        ("300e6", "300e6"), ("1e18", "1e18"), ("1.5e3", "1500"), ("100e-3", "100e-3"), ("1e0", "1"),
+        ("+5", "5"), ("-1k", "-1k"), ("-100m", "-100m"), ("-1Gi", "-1Gi"), ("-1.5", "-1500m"),
+        ("1.5n", "2n"), ("0.0001n", "1n"), ("-1.5n", "-2n"), ("1.G", "1G"),
+        ("9223372036854775807Ki", "9223372036854775807"), ("1000E", "1000E"),
+    ]
+
+    @Test func canonicalForms() throws {
+        for (input, want) in Self.canonical {
+            let q = try Quantity(parsing: input)
+            #expect(q.description == want, "\(input)")
+            // Canonical output parses back to the same value.
+            #expect(try Quantity(parsing: q.description) == q, "\(input) round trip")
+        }
+    }
+
+    @Test func invalidInputs() {
+        let invalid = ["", "1.2.3", "abc", "1Kb", "1K", "1.1.M", "1+1.0M", "0.1mi", "0.1am", "aoeu", ".5i", "1i",
+                       "-3.01i", "-3.01e-", " 1", "1 ", "1e", "1Mb", "1 Gi", "++1", "1e1.5", "Ki"]
+        for s in invalid {
+            #expect(Quantity(s) == nil, "\(s) must not parse")
+        }
+        #expect(throws: Quantity.ParseError.suffix) { try Quantity(parsing: "1K") }
+        #expect(throws: Quantity.ParseError.formatWrong) { try Quantity(parsing: "1Kb") }
+        #expect(throws: Quantity.ParseError.formatWrong) { try Quantity(parsing: "1.2.3") }
+        #expect(throws: Quantity.ParseError.numeric) { try Quantity(parsing: "1e100") }
+    }
+
+    @Test func values() throws {
+        #expect(try Quantity(parsing: "100m").milliValue == 100)
+        #expect(try Quantity(parsing: "100m").value == 1)
+        #expect(try Quantity(parsing: "1.5").value == 2)
+        #expect(try Quantity(parsing: "-1.5").value == -2)
+        #expect(try Quantity(parsing: "2").value == 2)
+        #expect(try Quantity(parsing: "1Gi").value == 1 << 30)
+        #expect(try Quantity(parsing: "1n").milliValue == 1)
+        #expect(try Quantity(parsing: "2e3").milliValue == 2_000_000)
+        #expect(try Quantity(parsing: "1E").value == 1_000_000_000_000_000_000)
+        #expect(try Quantity(parsing: "100E").value == Int64.max)
+        #expect(try Quantity(parsing: "250m").scaledValue(-6) == 250_000)
+    }
+
+    @Test func formatsAreKept() throws {
+        #expect(try Quantity(parsing: "1Gi").format == .binarySI)
+        #expect(try Quantity(parsing: "2e3").format == .decimalExponent)
+        #expect(try Quantity(parsing: "1k").format == .decimalSI)
+        // Fractions of a binary unit become decimal.
+        #expect(try Quantity(parsing: "0.5").format == .decimalSI)
+        #expect(Quantity(integer: 5 << 30, format: .binarySI).description == "5Gi")
+        #expect(Quantity(integer: 5_000_000_000).description == "5G")
+        #expect(Quantity(milli: 5300).description == "5300m")
+        #expect(Quantity(milli: 1000).description == "1")
+        #expect(Quantity(integer: 5, format: .binarySI).description == "5")
+    }
+
+    @Test func arithmeticAndOrder() throws {
+        let a = try Quantity(parsing: "1Gi"), b = try Quantity(parsing: "512Mi")
+        #expect((a + b).description == "1536Mi")
+        #expect((a - b).description == "512Mi")
+        #expect((try Quantity(parsing: "100m") + Quantity(parsing: "900m")).description == "1")
+        #expect((try Quantity(parsing: "100m") - Quantity(parsing: "200m")).description == "-100m")
+        #expect(try Quantity(parsing: "1Gi") == Quantity(parsing: "1073741824"))
+        #expect(try Quantity(parsing: "999m") < Quantity(parsing: "1"))
+        #expect(try Quantity(parsing: "1G") < Quantity(parsing: "1Gi"))
+        #expect(try Quantity(parsing: "-1") < Quantity(parsing: "0"))
+        #expect(Set([Quantity.mustParse("1k"), Quantity.mustParse("1000")]).count == 1)
+        var sum = Quantity(nanos: 0)
+        for s in ["100m", "250m", "650m"] { sum += try Quantity(parsing: s) }
+        #expect(sum.description == "1")
+    }
+
+    struct Holder: Codable, Equatable { var q: Quantity }
+
+    @Test func json() throws {
+        let decoded = try JSONDecoder().decode([String: Quantity].self, from: Data(#"{"a":"100m","b":2,"c":0.5,"d":"1.5Gi","e":1e3}"#.utf8))
+        #expect(decoded["a"]?.description == "100m")
+        #expect(decoded["b"]?.description == "2")
+        #expect(decoded["c"]?.description == "500m")
+        #expect(decoded["d"]?.description == "1536Mi")
+        #expect(decoded["e"]?.description == "1k")
+        let out = String(decoding: try JSONEncoder().encode(Holder(q: .mustParse("1.5"))), as: UTF8.self)
+        #expect(out == #"{"q":"1500m"}"#)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(Holder.self, from: Data(#"{"q":"1Kb"}"#.utf8)) }
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(Holder.self, from: Data(#"{"q":true}"#.utf8)) }
+    }
+}
