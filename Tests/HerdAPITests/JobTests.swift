@@ -61,7 +61,7 @@ import Testing
         new.spec?.activeDeadlineSeconds = 100
         #expect(new.validateUpdate(old: old).isEmpty)
         new.spec?.completions = 4
-        new.spec?.template?.spec?.containers[0].image = "busybox"
+        new.spec?.template?.spec?.containers?[0].image = "busybox"
         #expect(Fixture.fields(new.validateUpdate(old: old)) == ["spec.completions", "spec.template"])
     }
 

@@ -96,7 +96,7 @@ public struct DaemonSet: APIObject, Hashable {
         }
         s.updateStrategy = strategy
         if s.revisionHistoryLimit == nil { s.revisionHistoryLimit = 10 }
-        Workload.defaultTemplate(&s.template)
+        s.template?.applyDefaults()
         spec = s
     }
 
@@ -140,14 +140,14 @@ public struct DaemonSet: APIObject, Hashable {
     }
 
     public static var tableColumns: [TableColumnDefinition] {
-        [Workload.nameColumn,
+        [TableColumns.name,
          TableColumnDefinition(name: "Desired", type: "integer", description: "The total number of nodes that should be running the daemon pod."),
          TableColumnDefinition(name: "Current", type: "integer", description: "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod."),
          TableColumnDefinition(name: "Ready", type: "integer", description: "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition."),
          TableColumnDefinition(name: "Up-to-date", type: "integer", description: "The total number of nodes that are running updated daemon pod"),
          TableColumnDefinition(name: "Available", type: "integer", description: "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)"),
          TableColumnDefinition(name: "Node Selector", type: "string", description: "NodeSelector is a selector which must be true for the pod to fit on a node."),
-         Workload.ageColumn, Workload.containersColumn, Workload.imagesColumn,
+         TableColumns.age, Workload.containersColumn, Workload.imagesColumn,
          Workload.selectorColumn("A label query over pods that are managed by the daemon set.")]
     }
 
@@ -156,7 +156,7 @@ public struct DaemonSet: APIObject, Hashable {
         return [.string(metadata.name ?? ""), .int(Int64(st.desiredNumberScheduled ?? 0)),
                 .int(Int64(st.currentNumberScheduled ?? 0)), .int(Int64(st.numberReady ?? 0)),
                 .int(Int64(st.updatedNumberScheduled ?? 0)), .int(Int64(st.numberAvailable ?? 0)),
-                .string(Workload.formatLabels(spec?.template?.spec?.nodeSelector)), Workload.age(metadata, now)]
+                .string(TableColumns.formatLabels(spec?.template?.spec?.nodeSelector)), Workload.age(metadata, now)]
             + Workload.containerCells(spec?.template) + [.string(spec?.selector?.formatted ?? "")]
     }
 }

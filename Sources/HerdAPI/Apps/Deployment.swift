@@ -100,7 +100,7 @@ public struct Deployment: Scalable, Hashable {
         s.strategy = strategy
         if s.revisionHistoryLimit == nil { s.revisionHistoryLimit = 10 }
         if s.progressDeadlineSeconds == nil { s.progressDeadlineSeconds = 600 }
-        Workload.defaultTemplate(&s.template)
+        s.template?.applyDefaults()
         spec = s
     }
 
@@ -155,11 +155,11 @@ public struct Deployment: Scalable, Hashable {
     }
 
     public static var tableColumns: [TableColumnDefinition] {
-        [Workload.nameColumn,
+        [TableColumns.name,
          TableColumnDefinition(name: "Ready", type: "string", description: "Number of the pod with ready state"),
          TableColumnDefinition(name: "Up-to-date", type: "string", description: "Total number of non-terminating pods targeted by this deployment that have the desired template spec."),
          TableColumnDefinition(name: "Available", type: "string", description: "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment."),
-         Workload.ageColumn, Workload.containersColumn, Workload.imagesColumn,
+         TableColumns.age, Workload.containersColumn, Workload.imagesColumn,
          Workload.selectorColumn("Label selector for pods.")]
     }
 

@@ -57,7 +57,7 @@ public struct ReplicaSet: Scalable, Hashable {
     public mutating func applyDefaults() {
         var s = spec ?? ReplicaSetSpec()
         if s.replicas == nil { s.replicas = 1 }
-        Workload.defaultTemplate(&s.template)
+        s.template?.applyDefaults()
         spec = s
     }
 
@@ -81,11 +81,11 @@ public struct ReplicaSet: Scalable, Hashable {
     }
 
     public static var tableColumns: [TableColumnDefinition] {
-        [Workload.nameColumn,
+        [TableColumns.name,
          TableColumnDefinition(name: "Desired", type: "integer", description: "Replicas is the number of desired pods."),
          TableColumnDefinition(name: "Current", type: "integer", description: "Replicas is the most recently observed number of non-terminating pods."),
          TableColumnDefinition(name: "Ready", type: "integer", description: "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition."),
-         Workload.ageColumn, Workload.containersColumn, Workload.imagesColumn,
+         TableColumns.age, Workload.containersColumn, Workload.imagesColumn,
          Workload.selectorColumn("Selector is a label query over pods that should match the replica count.")]
     }
 

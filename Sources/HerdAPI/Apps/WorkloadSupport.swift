@@ -3,19 +3,6 @@ import Foundation
 /// Pieces shared by the controller kinds (ReplicationController, ReplicaSet, Deployment, DaemonSet, Job) and
 /// by the table printers of the other kinds in this module.
 enum Workload {
-    /// labels.FormatLabels: "k=v,k2=v2" sorted by key, "<none>" when empty.
-    static func formatLabels(_ labels: [String: String]?) -> String {
-        guard let labels, !labels.isEmpty else { return "<none>" }
-        return labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-    }
-
-    /// The wide CONTAINERS and IMAGES cells: names and images joined with ",".
-    static func containerCells(_ template: PodTemplateSpec?) -> [JSONValue] {
-        let containers = template?.spec?.containers ?? []
-        return [.string(containers.map(\.name).joined(separator: ",")),
-                .string(containers.map { $0.image ?? "" }.joined(separator: ","))]
-    }
-
     static func nonNegative<T: BinaryInteger>(_ value: T?, _ path: String) -> [FieldError] {
         value.map { Validation.validateNonnegative($0, path: path) } ?? []
     }
@@ -79,14 +66,12 @@ enum Workload {
                                  restartPolicies: [String], forbidDeadlineFor kind: String?) -> [FieldError] {
         guard let template else { return [.required(path)] }
         var errs: [FieldError] = []
-        let labels = template.metadata?.labels ?? [:]
         if matchesSelector == false {
-            errs.append(.invalid(path + ".metadata.labels", formatLabels(labels), "`selector` does not match template `labels`"))
+            errs.append(.invalid(path + ".metadata.labels", TableColumns.formatLabels(template.metadata?.labels),
+                                 "`selector` does not match template `labels`"))
         }
-        // Upstream roots template label and annotation errors at the template itself ("spec.template.labels").
-        errs += Validation.validateLabels(labels, path: path + ".labels")
+        errs += template.validate(path: path)
         let spec = template.spec ?? PodSpec()
-        errs += spec.validate(path: path + ".spec")
         let policy = spec.restartPolicy ?? ""
         if !restartPolicies.contains(policy) {
             errs.append(.notSupported(path + ".spec.restartPolicy", policy, restartPolicies))
@@ -97,11 +82,10 @@ enum Workload {
         return errs
     }
 
-    static func defaultTemplate(_ template: inout PodTemplateSpec?) {
-        guard template != nil else { return }
-        var spec = template?.spec ?? PodSpec()
-        spec.applyDefaults()
-        template?.spec = spec
+    /// The wide CONTAINERS and IMAGES cells of a controller's pod template.
+    static func containerCells(_ template: PodTemplateSpec?) -> [JSONValue] {
+        let cells = TableColumns.containerCells(template?.spec?.containers)
+        return [.string(cells.names), .string(cells.images)]
     }
 
     /// ValidatePositiveIntOrPercent for rolling-update knobs.
@@ -156,10 +140,6 @@ enum Workload {
 
     static func age(_ meta: ObjectMeta, _ now: Date) -> JSONValue { .string(Age.since(meta.creationTimestamp, now: now)) }
 
-    static let nameColumn = TableColumnDefinition(name: "Name", type: "string", format: "name",
-                                                  description: "Name must be unique within a namespace.")
-    static let ageColumn = TableColumnDefinition(name: "Age", type: "string",
-                                                 description: "CreationTimestamp is a timestamp representing the server time when this object was created.")
     static let containersColumn = TableColumnDefinition(name: "Containers", type: "string", description: "Names of each container in the template.", priority: 1)
     static let imagesColumn = TableColumnDefinition(name: "Images", type: "string", description: "Images referenced by each container in the template.", priority: 1)
     static func selectorColumn(_ description: String) -> TableColumnDefinition {

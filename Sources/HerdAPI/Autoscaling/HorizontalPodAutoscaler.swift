@@ -469,13 +469,13 @@ public struct HorizontalPodAutoscaler: APIObject, Hashable {
     }
 
     public static var tableColumns: [TableColumnDefinition] {
-        [Workload.nameColumn,
+        [TableColumns.name,
          TableColumnDefinition(name: "Reference", type: "string", description: "scaleTargetRef points to the target resource to scale."),
          TableColumnDefinition(name: "Targets", type: "string", description: "metrics contains the specifications for which to use to calculate the desired replica count."),
          TableColumnDefinition(name: "MinPods", type: "string", description: "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down."),
          TableColumnDefinition(name: "MaxPods", type: "string", description: "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up."),
          TableColumnDefinition(name: "Replicas", type: "string", description: "currentReplicas is current number of replicas of pods managed by this autoscaler."),
-         Workload.ageColumn]
+         TableColumns.age]
     }
 
     public func tableCells(now: Date) -> [JSONValue] {

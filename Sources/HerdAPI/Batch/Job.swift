@@ -190,7 +190,7 @@ public struct Job: APIObject, Hashable {
             s.podFailurePolicy = policy
         }
         if s.podReplacementPolicy == nil { s.podReplacementPolicy = s.podFailurePolicy != nil ? "Failed" : "TerminatingOrFailed" }
-        Workload.defaultTemplate(&s.template)
+        s.template?.applyDefaults()
         spec = s
     }
 
@@ -233,7 +233,7 @@ public struct Job: APIObject, Hashable {
         }
         errs += Workload.validateRequiredSelector(s.selector, path: "spec.selector", emptyMessage: nil)
         if let selector = s.selector, !Workload.matches(selector, s.template?.metadata?.labels ?? [:]) {
-            errs.append(.invalid("spec.template.metadata.labels", Workload.formatLabels(s.template?.metadata?.labels),
+            errs.append(.invalid("spec.template.metadata.labels", TableColumns.formatLabels(s.template?.metadata?.labels),
                                  "`selector` does not match template `labels`"))
         }
         errs += Workload.validateTemplate(s.template, path: "spec.template", matchesSelector: nil,
@@ -282,11 +282,11 @@ public struct Job: APIObject, Hashable {
     }
 
     public static var tableColumns: [TableColumnDefinition] {
-        [Workload.nameColumn,
+        [TableColumns.name,
          TableColumnDefinition(name: "Status", type: "string", description: "Status of the job."),
          TableColumnDefinition(name: "Completions", type: "string", description: "The number of pods which reached phase Succeeded."),
          TableColumnDefinition(name: "Duration", type: "string", description: "Time required to complete the job."),
-         Workload.ageColumn, Workload.containersColumn, Workload.imagesColumn,
+         TableColumns.age, Workload.containersColumn, Workload.imagesColumn,
          Workload.selectorColumn("A label query over pods that should match the pod count.")]
     }
 

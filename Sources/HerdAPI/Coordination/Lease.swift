@@ -54,9 +54,9 @@ public struct Lease: APIObject, Hashable {
     }
 
     public static var tableColumns: [TableColumnDefinition] {
-        [Workload.nameColumn,
+        [TableColumns.name,
          TableColumnDefinition(name: "Holder", type: "string", description: "holderIdentity contains the identity of the holder of a current lease."),
-         Workload.ageColumn]
+         TableColumns.age]
     }
 
     public func tableCells(now: Date) -> [JSONValue] {

@@ -121,9 +121,9 @@ public struct Endpoints: APIObject, Hashable {
     }
 
     public static var tableColumns: [TableColumnDefinition] {
-        [Workload.nameColumn,
+        [TableColumns.name,
          TableColumnDefinition(name: "Endpoints", type: "string", description: "The set of all endpoints is the union of all subsets."),
-         Workload.ageColumn]
+         TableColumns.age]
     }
 
     public func tableCells(now: Date) -> [JSONValue] {

@@ -61,7 +61,7 @@ public struct ReplicationController: Scalable, Hashable {
             if (metadata.labels ?? [:]).isEmpty { metadata.labels = labels }
         }
         if s.replicas == nil { s.replicas = 1 }
-        Workload.defaultTemplate(&s.template)
+        s.template?.applyDefaults()
         spec = s
     }
 
@@ -85,18 +85,18 @@ public struct ReplicationController: Scalable, Hashable {
     }
 
     public static var tableColumns: [TableColumnDefinition] {
-        [Workload.nameColumn,
+        [TableColumns.name,
          TableColumnDefinition(name: "Desired", type: "integer", description: "Replicas is the number of desired replicas."),
          TableColumnDefinition(name: "Current", type: "integer", description: "Replicas is the most recently observed number of replicas."),
          TableColumnDefinition(name: "Ready", type: "integer", description: "The number of ready replicas for this replication controller."),
-         Workload.ageColumn, Workload.containersColumn, Workload.imagesColumn,
+         TableColumns.age, Workload.containersColumn, Workload.imagesColumn,
          Workload.selectorColumn("Selector is a label query over pods that should match the Replicas count.")]
     }
 
     public func tableCells(now: Date) -> [JSONValue] {
         [.string(metadata.name ?? ""), .int(Int64(spec?.replicas ?? 0)), .int(Int64(status?.replicas ?? 0)),
          .int(Int64(status?.readyReplicas ?? 0)), Workload.age(metadata, now)]
-            + Workload.containerCells(spec?.template) + [.string(Workload.formatLabels(spec?.selector))]
+            + Workload.containerCells(spec?.template) + [.string(TableColumns.formatLabels(spec?.selector))]
     }
 
     public var specReplicas: Int32 {

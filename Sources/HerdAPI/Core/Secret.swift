@@ -102,10 +102,10 @@ public struct Secret: APIObject, Hashable {
     }
 
     public static var tableColumns: [TableColumnDefinition] {
-        [Workload.nameColumn,
+        [TableColumns.name,
          TableColumnDefinition(name: "Type", type: "string", description: "Used to facilitate programmatic handling of secret data."),
          TableColumnDefinition(name: "Data", type: "string", description: "Data contains the secret data."),
-         Workload.ageColumn]
+         TableColumns.age]
     }
 
     public func tableCells(now: Date) -> [JSONValue] {

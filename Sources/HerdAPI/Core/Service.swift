@@ -293,12 +293,12 @@ public struct Service: APIObject, Hashable {
     }
 
     public static var tableColumns: [TableColumnDefinition] {
-        [Workload.nameColumn,
+        [TableColumns.name,
          TableColumnDefinition(name: "Type", type: "string", description: "type determines how the Service is exposed."),
          TableColumnDefinition(name: "Cluster-IP", type: "string", description: "clusterIP is the IP address of the service."),
          TableColumnDefinition(name: "External-IP", type: "string", description: "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service."),
          TableColumnDefinition(name: "Port(s)", type: "string", description: "The list of ports that are exposed by this service."),
-         Workload.ageColumn,
+         TableColumns.age,
          Workload.selectorColumn("Route service traffic to pods with label keys and values matching this selector.")]
     }
 
@@ -311,7 +311,7 @@ public struct Service: APIObject, Hashable {
         }.joined(separator: ",")
         return [.string(metadata.name ?? ""), .string(s.type ?? ""), .string(s.clusterIPs?.first ?? "<none>"),
                 .string(externalIPCell), .string(ports.isEmpty ? "<none>" : ports), Workload.age(metadata, now),
-                .string(Workload.formatLabels(s.selector))]
+                .string(TableColumns.formatLabels(s.selector))]
     }
 
     /// getServiceExternalIP with wide output (the server always prints wide).

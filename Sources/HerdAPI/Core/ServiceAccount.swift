@@ -1,21 +1,16 @@
 import Foundation
 
-public struct LocalObjectReferenceName: Codable, Hashable, Sendable {
-    public var name: String?
-    public init(name: String? = nil) { self.name = name }
-}
-
 /// core/v1 ServiceAccount.
 public struct ServiceAccount: APIObject, Hashable {
     public var apiVersion: String? = "v1"
     public var kind: String? = "ServiceAccount"
     public var metadata: ObjectMeta
     public var secrets: [ObjectReference]?
-    public var imagePullSecrets: [LocalObjectReferenceName]?
+    public var imagePullSecrets: [LocalObjectReference]?
     public var automountServiceAccountToken: Bool?
 
     public init(metadata: ObjectMeta = ObjectMeta(), secrets: [ObjectReference]? = nil,
-                imagePullSecrets: [LocalObjectReferenceName]? = nil, automountServiceAccountToken: Bool? = nil) {
+                imagePullSecrets: [LocalObjectReference]? = nil, automountServiceAccountToken: Bool? = nil) {
         self.metadata = metadata
         self.secrets = secrets
         self.imagePullSecrets = imagePullSecrets
@@ -35,9 +30,9 @@ public struct ServiceAccount: APIObject, Hashable {
     }
 
     public static var tableColumns: [TableColumnDefinition] {
-        [Workload.nameColumn,
+        [TableColumns.name,
          TableColumnDefinition(name: "Secrets", type: "string", description: "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."),
-         Workload.ageColumn]
+         TableColumns.age]
     }
 
     public func tableCells(now: Date) -> [JSONValue] {

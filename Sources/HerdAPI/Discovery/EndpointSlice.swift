@@ -154,11 +154,11 @@ public struct EndpointSlice: APIObject, Hashable {
     }
 
     public static var tableColumns: [TableColumnDefinition] {
-        [Workload.nameColumn,
+        [TableColumns.name,
          TableColumnDefinition(name: "AddressType", type: "string", description: "addressType specifies the type of address carried by this EndpointSlice."),
          TableColumnDefinition(name: "Ports", type: "string", description: "ports specifies the list of network ports exposed by each endpoint in this slice."),
          TableColumnDefinition(name: "Endpoints", type: "string", description: "endpoints is a list of unique endpoints in this slice."),
-         Workload.ageColumn]
+         TableColumns.age]
     }
 
     public func tableCells(now: Date) -> [JSONValue] {
