@@ -35,6 +35,9 @@ import Testing
         ext.applyDefaults()
         #expect(ext.spec?.internalTrafficPolicy == nil && ext.spec?.ipFamilies == nil)
         #expect(ext.validate().isEmpty)
+        ext.spec?.clusterIP = "10.43.0.9"
+        ext.spec?.ipFamilies = ["IPv4"]
+        #expect(Fixture.fields(ext.validate()) == ["spec.clusterIPs", "spec.ipFamilies"])
     }
 
     @Test func invalidObjects() {

@@ -156,13 +156,8 @@ public struct Service: APIObject, Hashable {
         }
         if type != "ExternalName" && s.internalTrafficPolicy == nil { s.internalTrafficPolicy = "Cluster" }
         if type == "LoadBalancer" && s.allocateLoadBalancerNodePorts == nil { s.allocateLoadBalancerNodePorts = true }
-        if type == "ExternalName" {
-            // ExternalName services have no cluster IP and no IP families (dropTypeDependentFields).
-            s.clusterIP = nil
-            s.clusterIPs = nil
-            s.ipFamilies = nil
-            s.ipFamilyPolicy = nil
-        } else {
+        // ExternalName services get no cluster IP and no IP families.
+        if type != "ExternalName" {
             if let ip = s.clusterIP, !ip.isEmpty, (s.clusterIPs ?? []).isEmpty { s.clusterIPs = [ip] }
             if (s.clusterIP ?? "").isEmpty, let first = s.clusterIPs?.first { s.clusterIP = first }
             let headlessWithoutSelector = s.clusterIP == "None" && (s.selector ?? [:]).isEmpty
@@ -187,8 +182,14 @@ public struct Service: APIObject, Hashable {
         }
         let ports = s.ports ?? []
         if type == "ExternalName" {
-            if let ip = s.clusterIP, !ip.isEmpty {
+            if !(s.clusterIPs ?? []).isEmpty || !(s.clusterIP ?? "").isEmpty {
                 errs.append(.forbidden("spec.clusterIPs", "may not be set for ExternalName services"))
+            }
+            if s.ipFamilyPolicy != nil {
+                errs.append(.forbidden("spec.ipFamilyPolicy", "may not be set for ExternalName services"))
+            }
+            if !(s.ipFamilies ?? []).isEmpty {
+                errs.append(.forbidden("spec.ipFamilies", "may not be set for ExternalName services"))
             }
             let ext = s.externalName ?? ""
             if ext.isEmpty {
