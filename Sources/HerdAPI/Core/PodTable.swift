@@ -94,22 +94,35 @@ extension Pod {
             restarts = sidecarRestarts
             lastRestart = lastSidecarRestart
             var hasRunning = false
+            // A failed container's reason wins over "Completed" from a sibling that exited cleanly.
+            var errorReason = ""
             for c in (s.containerStatuses ?? []).reversed() {
                 restarts += Int(c.restartCount ?? 0)
                 lastRestart = later(lastRestart, c.lastState?.terminated?.finishedAt)
                 if let w = c.state?.waiting, let r = w.reason, !r.isEmpty {
                     reason = r
-                } else if let t = c.state?.terminated, let r = t.reason, !r.isEmpty {
-                    reason = r
                 } else if let t = c.state?.terminated {
-                    if let sig = t.signal, sig != 0 { reason = "Signal:\(sig)" } else { reason = "ExitCode:\(t.exitCode ?? 0)" }
+                    if let r = t.reason, !r.isEmpty {
+                        reason = r
+                    } else if let sig = t.signal, sig != 0 {
+                        reason = "Signal:\(sig)"
+                    } else {
+                        reason = "ExitCode:\(t.exitCode ?? 0)"
+                    }
+                    if (t.exitCode ?? 0) != 0 { errorReason = reason }
                 } else if c.ready == true, c.state?.running != nil {
                     hasRunning = true
                     ready += 1
                 }
             }
-            if reason == "Completed" && hasRunning {
-                reason = isReady ? "Running" : "NotReady"
+            if reason == "Completed" {
+                if hasRunning && isReady {
+                    reason = "Running"
+                } else if !errorReason.isEmpty {
+                    reason = errorReason
+                } else if hasRunning {
+                    reason = "NotReady"
+                }
             }
         }
 
