@@ -1,4 +1,19 @@
-/// Every kind the API serves. The server builds its routes, discovery and OpenAPI from this list.
+/// Every kind the API serves, in discovery order. The server builds its routes, discovery and OpenAPI
+/// documents from this list.
 public enum BuiltinKinds {
-    public static let all: [any APIObject.Type] = []
+    public static let all: [any APIObject.Type] = [
+        // core/v1
+        Namespace.self, Pod.self, PodTemplate.self, Node.self, Service.self, Endpoints.self, ConfigMap.self, Secret.self,
+        Event.self, ServiceAccount.self, ReplicationController.self,
+        // apps/v1
+        Deployment.self, ReplicaSet.self, DaemonSet.self,
+        // batch/v1
+        Job.self,
+        // coordination/v1
+        Lease.self,
+        // discovery/v1
+        EndpointSlice.self,
+        // autoscaling/v2
+        HorizontalPodAutoscaler.self,
+    ]
 }

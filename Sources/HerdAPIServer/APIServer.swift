@@ -29,7 +29,7 @@ public struct APIServerConfiguration: Sendable {
 
 /// The Kubernetes API over HTTP, backed by a `Store`. A `Service`: run it in a ServiceGroup; it stops
 /// accepting requests and ends watches on graceful shutdown.
-public final class APIServer: Service, Sendable {
+public final class APIServer: ServiceLifecycle.Service, Sendable {
     let core: APIServerCore
     private let configuration: APIServerConfiguration
     private let logger: Logger

@@ -74,17 +74,17 @@ struct ResourceHandlers: Sendable {
         var f = ObjectFilter()
         f.namespace = r.kind.info.namespaced ? r.namespace : nil
         if let ls = query["labelSelector"], !ls.isEmpty {
-            do { f.labels = try LabelSelectorExpression.parse(ls) } catch {
+            do { f.labels = try LabelSelectorExpression(parsing: ls) } catch {
                 throw APIError.badRequest("unable to parse requirement: \(error)")
             }
         }
         if let fs = query["fieldSelector"], !fs.isEmpty {
-            let sel: FieldSelectorExpression
-            do { sel = try FieldSelectorExpression.parse(fs) } catch {
+            let sel: FieldSelector
+            do { sel = try FieldSelector(parsing: fs) } catch {
                 throw APIError.badRequest("invalid field selector: \(error)")
             }
             let supported = supportedFields(r.kind)
-            for field in sel.fieldNames where !supported.contains(field) {
+            for field in sel.fields where !supported.contains(field) {
                 throw APIError.badRequest("field label not supported: \(field)")
             }
             f.fields = sel

@@ -44,7 +44,7 @@ struct ObjectFilter: Sendable {
     var namespace: String?
     var name: String?
     var labels: LabelSelectorExpression?
-    var fields: FieldSelectorExpression?
+    var fields: FieldSelector?
 
     func matches(_ o: CachedObject) -> Bool {
         if let namespace, o.namespace != namespace { return false }

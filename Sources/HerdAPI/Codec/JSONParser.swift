@@ -63,7 +63,7 @@ extension JSONValue {
     }
 }
 
-private enum PathElement {
+private enum JSONParsePathElement {
     case key(String)
     case index(Int)
 }
@@ -75,7 +75,7 @@ private struct JSONParser {
     var pos = 0
     var depth = 0
     let trackDuplicates: Bool
-    var path: [PathElement] = []
+    var path: [JSONParsePathElement] = []
     var duplicates: [String] = []
     var scratch: [UInt8] = []
 

@@ -92,7 +92,7 @@ private struct NodeConverter {
         if budget < 0 { throw YAMLError("error converting YAML to JSON: document too large after alias expansion") }
     }
 
-    mutating func convert(_ node: Node) throws -> JSONValue {
+    mutating func convert(_ node: Yams.Node) throws -> JSONValue {
         try spend()
         switch node {
         case .scalar(let s):
@@ -116,7 +116,7 @@ private struct NodeConverter {
         }
     }
 
-    mutating func fill(_ out: inout [String: JSONValue], from map: Node.Mapping) throws {
+    mutating func fill(_ out: inout [String: JSONValue], from map: Yams.Node.Mapping) throws {
         for (k, v) in map {
             if case .scalar(let ks) = k, ks.style == .plain || ks.style == .any, ks.string == "<<",
                 ks.tag.rawValue.isEmpty || ks.tag.rawValue == YAMLCodec.implicitTag.rawValue
@@ -135,7 +135,7 @@ private struct NodeConverter {
 
     /// `<<: *base` (or a list of them): go-yaml v2 applies merges in document order, earlier list entries
     /// taking precedence within one merge.
-    mutating func merge(_ out: inout [String: JSONValue], _ v: Node) throws {
+    mutating func merge(_ out: inout [String: JSONValue], _ v: Yams.Node) throws {
         switch v {
         case .mapping(let m):
             var merged: [String: JSONValue] = [:]
@@ -164,7 +164,7 @@ private struct NodeConverter {
         return s
     }
 
-    mutating func keyString(_ k: Node) throws -> String {
+    mutating func keyString(_ k: Yams.Node) throws -> String {
         guard case .scalar(let s) = k else {
             throw YAMLError("error converting YAML to JSON: yaml: invalid map key: a mapping key must be a scalar")
         }
@@ -178,7 +178,7 @@ private struct NodeConverter {
         }
     }
 
-    func scalarValue(_ s: Node.Scalar) throws -> JSONValue {
+    func scalarValue(_ s: Yams.Node.Scalar) throws -> JSONValue {
         var tag = s.tag.rawValue
         if tag == YAMLCodec.implicitTag.rawValue { tag = "" }
         let plain = s.style == .plain || s.style == .any
@@ -221,7 +221,7 @@ private struct NodeConverter {
         }
     }
 
-    func badTag(_ s: Node.Scalar) -> YAMLError {
+    func badTag(_ s: Yams.Node.Scalar) -> YAMLError {
         YAMLError("error converting YAML to JSON: yaml: cannot decode !!\(s.tag.rawValue.split(separator: ":").last ?? "") `\(s.string)`")
     }
 }
