@@ -111,6 +111,8 @@ public final class APIClient: Sendable {
         }
         httpConfig.redirectConfiguration = .disallow
         httpConfig.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(10))
+        // Fail a refused connection at once (kubectl's behaviour); informers and controllers retry on their own.
+        httpConfig.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfig)
     }
 

@@ -30,7 +30,7 @@ public struct JSONPathTemplate: Sendable {
     public init(_ template: String) throws {
         var tokens: [(isAction: Bool, text: String)] = []
         var text = ""
-        var chars = Array(template)
+        let chars = Array(template)
         var i = 0
         while i < chars.count {
             if chars[i] == "{" {
@@ -59,7 +59,6 @@ public struct JSONPathTemplate: Sendable {
                 i += 1
             }
         }
-        chars = []
         if !text.isEmpty { tokens.append((false, text)) }
         var pos = 0
         nodes = try Self.parseNodes(tokens, &pos, template: template, inRange: false)

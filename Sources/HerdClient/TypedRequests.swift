@@ -97,24 +97,16 @@ extension APIClient {
     }
 
     static func decodeWatchLine<T: APIObject>(_ type: T.Type, _ line: [UInt8]) throws -> ObjectWatchEvent<T> {
-        struct Head: Decodable { var type: String }
-        struct Typed: Decodable { var object: T }
-        struct StatusEvent: Decodable { var object: Status }
-        struct Bookmark: Decodable {
-            struct Meta: Decodable { var resourceVersion: String? }
-            struct Object: Decodable { var metadata: Meta? }
-            var object: Object
-        }
-        let head = try JSONWire.decode(Head.self, from: line)
+        let head = try JSONWire.decode(WatchLineHead.self, from: line)
         switch head.type {
-        case "ADDED": return .added(try JSONWire.decode(Typed.self, from: line).object)
-        case "MODIFIED": return .modified(try JSONWire.decode(Typed.self, from: line).object)
-        case "DELETED": return .deleted(try JSONWire.decode(Typed.self, from: line).object)
+        case "ADDED": return .added(try JSONWire.decode(WatchLine<T>.self, from: line).object)
+        case "MODIFIED": return .modified(try JSONWire.decode(WatchLine<T>.self, from: line).object)
+        case "DELETED": return .deleted(try JSONWire.decode(WatchLine<T>.self, from: line).object)
         case "BOOKMARK":
-            let b = try JSONWire.decode(Bookmark.self, from: line)
+            let b = try JSONWire.decode(WatchLine<BookmarkObject>.self, from: line)
             return .bookmark(resourceVersion: b.object.metadata?.resourceVersion ?? "")
         case "ERROR":
-            let s = try JSONWire.decode(StatusEvent.self, from: line).object
+            let s = try JSONWire.decode(WatchLine<Status>.self, from: line).object
             var e = APIError(code: s.code ?? 500, reason: s.reason ?? "", message: s.message ?? "")
             e.status = s
             throw e
@@ -139,4 +131,12 @@ extension APIClient {
         if o.kind == nil { o.kind = T.resourceInfo.kind }
         return try JSONWire.encode(o)
     }
+}
+
+/// The parts of a watch line decoded in turn: its type first, then the object as what the type says it is.
+struct WatchLineHead: Decodable { var type: String }
+struct WatchLine<T: Decodable>: Decodable { var object: T }
+struct BookmarkObject: Decodable {
+    struct Meta: Decodable { var resourceVersion: String? }
+    var metadata: Meta?
 }

@@ -132,18 +132,19 @@ struct GetCommand: AsyncParsableCommand {
             }
         }
         if !printedAny && !failed && !watch && (format.isTable || format == .name) {
-            Output.err(noResourcesMessage(targets: targets.map(\.0)))
+            Output.err(noResourcesMessage(session, targets: targets.map(\.0)))
         }
-        if watch, let (resource, names) = targets.first {
+        if watch, let target = targets.first {
+            let (resource, names) = target
             try await watchChanges(session, resource, names: names, namespace: resource.namespaced ? namespace : nil,
                                    from: lastResourceVersion, format: format, tableOutput: &tableOutput)
         }
         if failed { throw ExitCode(1) }
     }
 
-    func noResourcesMessage(targets: [ResourceInfo]) -> String {
+    func noResourcesMessage(_ session: Session, targets: [ResourceInfo]) -> String {
         if allNamespaces || !targets.contains(where: \.namespaced) { return "No resources found" }
-        return "No resources found in \(client.namespace ?? "default") namespace."
+        return "No resources found in \(session.namespace) namespace."
     }
 
     /// Streams changes after the listed state; kubectl prints only the changed rows.

@@ -21,7 +21,8 @@ struct VersionCommand: AsyncParsableCommand {
         }
         try await runCommand(client) { session in
             let clientInfo: JSONValue = ["gitVersion": .string(HerdVersion.client), "platform": "linux"]
-            let server = clientOnly ? nil : try await session.client.serverVersion()
+            var server: JSONValue? = nil
+            if !clientOnly { server = try await session.client.serverVersion() }
             switch output {
             case nil:
                 Output.out("Client Version: \(HerdVersion.client)")

@@ -32,7 +32,12 @@ struct MetadataEdit {
         }
         let field = labels ? "labels" : "annotations"
         try await forEachReportingErrors(targets) { t in
-            let current = try await t.object ?? session.client.get(t.resource, namespace: t.namespace, name: t.name)
+            let current: JSONValue
+            if let listed = t.object {
+                current = listed
+            } else {
+                current = try await session.client.get(t.resource, namespace: t.namespace, name: t.name)
+            }
             var map: [String: String] = [:]
             for (k, v) in current["metadata"]?[field]?.objectValue ?? [:] { map[k] = v.stringValue ?? "" }
             guard let patch = try changes.mergePatch(field: field, current: map, overwrite: overwrite, resourceVersion: resourceVersion) else {

@@ -36,9 +36,10 @@ final class Session: Sendable {
         let path = HerdPaths.resolveKubeconfigPath(flag: flags.kubeconfig)
         if let server = flags.server {
             config = ClientConfig(server: server, bearerToken: flags.token)
-            if let kc = try? Kubeconfig.load(path: path), let (c, ns) = try? kc.clientConfig(context: flags.context) {
-                if flags.token == nil { config.bearerToken = c.bearerToken }
-                contextNamespace = ns
+            // --server with a kubeconfig present still takes the token and namespace from it.
+            if let kc = try? Kubeconfig.load(path: path), let resolved = try? kc.clientConfig(context: flags.context) {
+                if flags.token == nil { config.bearerToken = resolved.0.bearerToken }
+                contextNamespace = resolved.namespace
             }
         } else {
             let kc: Kubeconfig
