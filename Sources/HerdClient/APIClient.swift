@@ -26,24 +26,27 @@ public struct APIResponse: Sendable {
     public func decode<T: Decodable>(_ type: T.Type) throws -> T { try JSONWire.decode(type, from: body) }
 }
 
-/// The JSON bytes <-> values boundary of the client, in one place.
+/// The JSON bytes <-> values boundary of the client, in one place (HerdAPI's Go-compatible codec).
 enum JSONWire {
     static func decode(_ bytes: [UInt8]) throws -> JSONValue {
-        try decode(JSONValue.self, from: bytes)
-    }
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
         do {
-            return try JSONDecoder().decode(type, from: Data(bytes))
+            return try JSONValue.parse(bytes)
         } catch {
             let snippet = String(decoding: bytes.prefix(200), as: UTF8.self)
-            throw HerdClientError.invalidResponse("cannot decode \(T.self) from the server's answer: \(error) (body: \(snippet))")
+            throw HerdClientError.invalidResponse("the server's answer is not JSON: \(error.message) (body: \(snippet))")
+        }
+    }
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        let value = try decode(bytes)
+        do {
+            return try JSONValueDecoder.decodeValue(type, from: value)
+        } catch {
+            throw HerdClientError.invalidResponse("cannot decode \(T.self) from the server's answer: \(describeDecodingError(error))")
         }
     }
     static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
-            return Array(try enc.encode(value))
+            return try JSONValueEncoder.encode(value).serialized()
         } catch {
             throw HerdClientError.invalidResponse("cannot encode \(T.self): \(error)")
         }
@@ -271,7 +274,7 @@ public final class APIClient: Sendable {
 
     /// The server's Status, or client-go's wording for a bare HTTP status.
     static func apiError(status: Int, body: [UInt8]) -> APIError {
-        if let s = try? JSONDecoder().decode(Status.self, from: Data(body)), s.kind == "Status", s.status != nil || s.message != nil {
+        if let s = try? JSONWire.decode(Status.self, from: body), s.kind == "Status", s.status != nil || s.message != nil {
             var e = APIError(code: status, reason: s.reason ?? "", message: s.message ?? "")
             e.status = s
             if e.status.code == nil || e.status.code == 0 { e.status.code = status }

@@ -30,7 +30,7 @@ struct VersionCommand: AsyncParsableCommand {
             case "json", "yaml":
                 var doc: JSONValue = ["clientVersion": clientInfo]
                 if let server { doc["serverVersion"] = server }
-                Output.out(output == "json" ? doc.serializedPretty(indent: 2) : YAMLCodec.encode(doc), terminator: output == "json" ? "\n" : "")
+                Output.out(output == "json" ? doc.serializedPrettyString(indent: 2) : YAMLCodec.encode(doc), terminator: output == "json" ? "\n" : "")
             default:
                 throw CommandError("--output must be 'yaml' or 'json'")
             }

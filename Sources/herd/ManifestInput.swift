@@ -50,7 +50,7 @@ enum ManifestInput {
     static func locate(_ m: ManifestObject, _ mapper: RESTMapper, _ session: Session) throws -> (ResourceInfo, String?, String) {
         guard let apiVersion = m.apiVersion, !apiVersion.isEmpty, let kind = m.kind, !kind.isEmpty else {
             let missing = m.kind == nil ? "Kind" : "Version"
-            throw CommandError("unable to decode \"\(m.source)\": Object '\(missing)' is missing in '\(m.object.serialized())'")
+            throw CommandError("unable to decode \"\(m.source)\": Object '\(missing)' is missing in '\(m.object.serializedString)'")
         }
         let resource: ResourceInfo
         do {

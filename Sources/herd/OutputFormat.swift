@@ -46,7 +46,7 @@ enum ObjectPrinter {
                 Output.out(YAMLCodec.encode(list(objects)), terminator: "")
             }
         case .json:
-            Output.out(single && objects.count == 1 ? objects[0].serializedPretty(indent: 4) : list(objects).serializedPretty(indent: 4))
+            Output.out(single && objects.count == 1 ? objects[0].serializedPrettyString(indent: 4) : list(objects).serializedPrettyString(indent: 4))
         case .jsonpath(let t):
             let template = try JSONPathTemplate(t)
             let root = single && objects.count == 1 ? objects[0] : list(objects)

@@ -133,7 +133,7 @@ func withClient(_ handler: @escaping @Sendable (FakeAPIServer.Request) -> FakeAP
             #expect(req.method == "PATCH")
             #expect(req.headers["content-type"] == "application/apply-patch+yaml")
             #expect(req.query == "fieldManager=herd&force=true")
-            let sent = try JSONDecoder().decode(JSONValue.self, from: Data(req.body))
+            let sent = try JSONValue.parse(req.body)
             #expect(sent == body)
         }
     }
@@ -157,7 +157,7 @@ func withClient(_ handler: @escaping @Sendable (FakeAPIServer.Request) -> FakeAP
             #expect(reqs.map(\.method) == ["POST", "PUT", "PUT", "DELETE"])
             #expect(reqs.map(\.path) == ["/api/v1/namespaces/ns/configmaps", "/api/v1/namespaces/ns/configmaps/x",
                                          "/api/v1/namespaces/ns/configmaps/x/status", "/api/v1/namespaces/ns/configmaps/x"])
-            let del = try JSONDecoder().decode(JSONValue.self, from: Data(reqs[3].body))
+            let del = try JSONValue.parse(reqs[3].body)
             #expect(del["propagationPolicy"] == "Foreground")
             #expect(del["kind"] == "DeleteOptions")
         }
@@ -198,7 +198,7 @@ func withClient(_ handler: @escaping @Sendable (FakeAPIServer.Request) -> FakeAP
         try await withClient({ req in
             let ct = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
             let doc = req.path == "/api" ? sampleAggregated : sampleGroups
-            let body = (try? JSONEncoder().encode(doc)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let body = doc.serializedString
 
             return FakeAPIServer.Response(status: 200, headers: [("Content-Type", ct)], body: body)
         }) { client, server in
