@@ -3,7 +3,7 @@ import HerdAPI
 
 /// `key=value` and `key-` arguments of `label` and `annotate`.
 public struct MetadataChanges: Sendable, Hashable {
-    public var set: [(key: String, value: String)] { setPairs.map { ($0.0, $0.1) } }
+    public var set: [(key: String, value: String)] { setPairs.map { ($0.key, $0.value) } }
     public var remove: [String]
     var setPairs: [Pair]
 
