@@ -43,8 +43,11 @@ public struct FieldError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// Upstream's wording, e.g. `spec.containers[0].name: Required value` or
     /// `metadata.name: Invalid value: "A_b": a lowercase RFC 1123 subdomain must ...`.
-    public var description: String {
-        var s = "\(field): "
+    public var description: String { "\(field): " + body }
+
+    /// The message without the field path (a StatusCause's `message`; the path is its `field`).
+    public var body: String {
+        var s = ""
         switch type {
         case .required: s += "Required value"
         case .invalid: s += "Invalid value"
@@ -93,8 +96,9 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     /// `Pod "x" is invalid: spec.containers[0].name: Required value`.
     public static func invalid(kind: String, name: String, group: String = "", _ errors: [FieldError]) -> APIError {
         let list = errors.map(\.description)
-        let msg = "\(kind) \"\(name)\" is invalid: " + (list.count == 1 ? list[0] : "[" + list.joined(separator: ", ") + "]")
-        let causes = errors.map { StatusCause(reason: $0.type.rawValue, message: $0.description, field: $0.field) }
+        let qualified = group.isEmpty ? kind : "\(kind).\(group)"
+        let msg = "\(qualified) \"\(name)\" is invalid: " + (list.count == 1 ? list[0] : "[" + list.joined(separator: ", ") + "]")
+        let causes = errors.map { StatusCause(reason: $0.type.rawValue, message: $0.body, field: $0.field) }
         return APIError(code: 422, reason: "Invalid", message: msg,
                         details: StatusDetails(name: name, group: group.isEmpty ? nil : group, kind: kind, causes: causes))
     }

@@ -58,10 +58,12 @@ struct OpenAPIDocuments: Sendable {
                 if let b { o["requestBody"] = b }
                 return .object(o)
             }
+            // strategic-merge-patch+json is left out on purpose: these schemas carry no field structure, and
+            // kubectl computes strategic patches from a PATCH operation that lists it. Without it kubectl falls
+            // back to its compiled-in types, which know every merge key.
             let patchBody: JSONValue = ["content": [
                 "application/json-patch+json": ["schema": ["type": "object"]],
                 "application/merge-patch+json": ["schema": ["type": "object"]],
-                "application/strategic-merge-patch+json": ["schema": ["type": "object"]],
                 "application/apply-patch+yaml": ["schema": ["type": "object"]],
             ], "required": true]
             let base = "/" + path + (k.info.namespaced ? "/namespaces/{namespace}/" : "/") + k.info.plural

@@ -322,13 +322,13 @@ struct ResourceHandlers: Sendable {
             }
             new.setMeta("name", old.metadata["name"])
             new.setMeta("namespace", old.metadata["namespace"])
-            new.setMeta("resourceVersion", nil)
+            // validation of an update wants the version being replaced; it is taken out again before the write
+            new.setMeta("resourceVersion", .string(String(oldRev)))
             let statusFields = r.kind.statusFields
             if subresource == "status" {
                 // status writes change the status only (and nothing else)
                 var merged = old
                 for f in statusFields { merged[f] = new[f] }
-                merged.setMeta("resourceVersion", nil)
                 merged.setMeta("managedFields", new.metadata["managedFields"] ?? old.metadata["managedFields"])
                 new = merged
             } else if !statusFields.isEmpty {
@@ -342,6 +342,7 @@ struct ResourceHandlers: Sendable {
                 throw APIError.invalid(kind: r.kind.info.kind, name: r.name ?? "", group: r.kind.info.group, normalized.errors)
             }
             var final = normalized.object
+            final.setMeta("resourceVersion", nil)
             var oldCmp = old
             oldCmp.setMeta("resourceVersion", nil)
             if final.specPart(statusFields: statusFields) != oldCmp.specPart(statusFields: statusFields) {

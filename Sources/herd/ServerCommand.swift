@@ -91,9 +91,13 @@ struct ServerCommand: AsyncParsableCommand {
             let actualPort = await server.waitUntilListening()
             do {
                 try Kubeconfig.admin(server: "http://\(host):\(actualPort)", token: nil).write(to: kubeconfigPath)
-                print("herd server listening on http://\(host):\(actualPort)")
-                print("admin kubeconfig written to \(kubeconfigPath)")
-                print("try: kubectl --kubeconfig \(kubeconfigPath) get namespaces")
+                // unbuffered: scripts wait for these lines
+                FileHandle.standardOutput.write(Data("""
+                    herd server listening on http://\(host):\(actualPort)
+                    admin kubeconfig written to \(kubeconfigPath)
+                    try: kubectl --kubeconfig \(kubeconfigPath) get namespaces
+
+                    """.utf8))
             } catch {
                 logger.error("could not write \(kubeconfigPath): \(error)")
             }
