@@ -140,6 +140,23 @@ struct StoreConformanceTests {
         }
     }
 
+    /// Keys order by their UTF-8 bytes and a prefix matches bytes, whatever the backend.
+    @Test(arguments: Backend.allCases)
+    func nonASCIIKeysOrderByBytes(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let keys = ["/ü/b", "/ü/a", "/üz", "/u/a", "/z", "/\u{10FFFF}/a", "/\u{10FFFF}\u{10FFFF}", "/e\u{301}"]
+            for key in keys { _ = try await store.create(key, value: []) }
+            let umlaut = try await store.list(prefix: "/ü/", startAfter: nil, limit: 0, revision: nil)
+            #expect(umlaut.items.map(\.key) == ["/ü/a", "/ü/b"])
+            let top = try await store.list(prefix: "/\u{10FFFF}", startAfter: nil, limit: 0, revision: nil)
+            #expect(top.items.map(\.key) == ["/\u{10FFFF}/a", "/\u{10FFFF}\u{10FFFF}"])
+            let all = try await store.list(prefix: "/", startAfter: nil, limit: 0, revision: nil)
+            #expect(all.items.map(\.key) == keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+            let watched = try await collect(try await store.watch(prefix: "/ü", afterRevision: 0), count: 3)
+            #expect(watched.map(\.kv.key) == ["/ü/b", "/ü/a", "/üz"])
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func listAtAnOldRevision(backend: Backend) async throws {
         try await backend.withStore { store in
