@@ -221,6 +221,24 @@ struct StoreConformanceTests {
         }
     }
 
+    /// Writes made while a watcher is still replaying reach it through both history and its live buffer:
+    /// it must see each exactly once, in order.
+    @Test(arguments: Backend.allCases)
+    func writesDuringReplayAreSeenOnce(backend: Backend) async throws {
+        try await backend.withStore { store in
+            for index in 0..<1000 { _ = try await store.create("/h/\(index)", value: []) }
+            let stream = try await store.watch(prefix: "/h/", afterRevision: 0)
+            var iterator = stream.makeAsyncIterator()
+            #expect(try await iterator.next()?.revision == 1)
+            for index in 0..<5 { _ = try await store.create("/h/late\(index)", value: []) }
+            var revisions: [Int64] = [1]
+            while revisions.count < 1005, let event = try await iterator.next() { revisions.append(event.revision) }
+            #expect(revisions == Array(1...1005))
+            _ = try await store.create("/h/live", value: [])
+            #expect(try await iterator.next()?.revision == 1006)
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func watchWithPrefixSeesOnlyItsKeys(backend: Backend) async throws {
         try await backend.withStore { store in
