@@ -445,14 +445,16 @@ public final class SQLiteStore: Store {
         try await read { db in
             let compacted = try Self.compactedRevision(db)
             if after < compacted { throw StoreError.compacted(requested: after, compactedRevision: compacted) }
+            // The unary + keeps SQLite from walking the name index (then sorting the whole prefix): a watch
+            // resumes near the end of the log, so the revision range is the one to scan.
             var conditions = ["l.id > :after"]
             var arguments: [String: (any DatabaseValueConvertible)?] = ["after": after, "limit": limit]
             if !prefix.isEmpty {
-                conditions.append("l.name >= :prefix")
+                conditions.append("+l.name >= :prefix")
                 arguments["prefix"] = prefix
             }
             if let upper = KeyOrder.prefixUpperBound(prefix) {
-                conditions.append("l.name < :upper")
+                conditions.append("+l.name < :upper")
                 arguments["upper"] = upper
             }
             let sql = """
