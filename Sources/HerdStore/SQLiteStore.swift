@@ -48,6 +48,8 @@ public final class SQLiteStore: Store {
         case revision(Int64)
         case deleted(revision: Int64, previous: KeyValue)
         case done
+        /// The answer to a second `close()`.
+        case alreadyClosed
     }
 
     private struct BatchResult: Sendable {
@@ -65,15 +67,19 @@ public final class SQLiteStore: Store {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            var config = Configuration()
-            config.prepareDatabase { db in
-                // In WAL mode FULL fsyncs the WAL at every commit: NORMAL could lose the last commits on
-                // power loss, and a returned write must never be lost.
+            pool = try DatabasePool(path: path)
+            let (current, compacted) = try pool.writeWithoutTransaction { db -> (Int64, Int64) in
+                // GRDB leaves its writer at synchronous=NORMAL, where a WAL commit is not fsynced and the
+                // last commits can be lost on power failure; FULL fsyncs the WAL at every commit, so a
+                // returned write is on disk. The writer is one long-lived connection, so this sticks.
                 try db.execute(sql: "PRAGMA synchronous = FULL")
-            }
-            pool = try DatabasePool(path: path, configuration: config)
-            let (current, compacted) = try pool.write { db -> (Int64, Int64) in
-                try Self.createSchema(db)
+                guard try Int.fetchOne(db, sql: "PRAGMA synchronous") == 2 else {
+                    throw StoreError.backend("cannot set synchronous=FULL on \(path)")
+                }
+                try db.inTransaction {
+                    try Self.createSchema(db)
+                    return .commit
+                }
                 return (try Self.currentRevision(db), try Self.compactedRevision(db))
             }
             revisions = Mutex((current, compacted))
@@ -259,11 +265,9 @@ public final class SQLiteStore: Store {
     }
 
     public func close() async throws {
-        do {
-            _ = try await submit(.barrier, closing: true)
-        } catch StoreError.backend {
-            return  // already closed
-        }
+        // Every write queued before the barrier commits; a failed commit has already answered its callers.
+        let outcome = try? await submit(.barrier, closing: true)
+        if case .alreadyClosed? = outcome { return }
         hub.close()
         do {
             try pool.close()
@@ -277,19 +281,22 @@ public final class SQLiteStore: Store {
     /// refuses every later write.
     private func submit(_ op: WriteOp, closing: Bool = false) async throws -> WriteOutcome {
         try await withCheckedThrowingContinuation { continuation in
-            let startDrain = queue.withLock { q -> Bool? in
-                if q.closed { return nil }
+            enum Admission { case rejected, alreadyClosed, queued, queuedStartDrain }
+            let admission = queue.withLock { q -> Admission in
+                if q.closed { return closing ? .alreadyClosed : .rejected }
                 if closing { q.closed = true }
                 q.pending.append(PendingWrite(op: op, continuation: continuation))
                 defer { q.draining = true }
-                return !q.draining
+                return q.draining ? .queued : .queuedStartDrain
             }
-            switch startDrain {
-            case nil:
+            switch admission {
+            case .rejected:
                 continuation.resume(throwing: StoreError.backend("store is closed"))
-            case true?:
+            case .alreadyClosed:
+                continuation.resume(returning: .alreadyClosed)
+            case .queuedStartDrain:
                 Task { await self.drain() }
-            case false?:
+            case .queued:
                 break
             }
         }
@@ -438,14 +445,16 @@ public final class SQLiteStore: Store {
         try await read { db in
             let compacted = try Self.compactedRevision(db)
             if after < compacted { throw StoreError.compacted(requested: after, compactedRevision: compacted) }
+            // The unary + keeps SQLite from walking the name index (then sorting the whole prefix): a watch
+            // resumes near the end of the log, so the revision range is the one to scan.
             var conditions = ["l.id > :after"]
             var arguments: [String: (any DatabaseValueConvertible)?] = ["after": after, "limit": limit]
             if !prefix.isEmpty {
-                conditions.append("l.name >= :prefix")
+                conditions.append("+l.name >= :prefix")
                 arguments["prefix"] = prefix
             }
             if let upper = KeyOrder.prefixUpperBound(prefix) {
-                conditions.append("l.name < :upper")
+                conditions.append("+l.name < :upper")
                 arguments["upper"] = upper
             }
             let sql = """

@@ -140,6 +140,23 @@ struct StoreConformanceTests {
         }
     }
 
+    /// Keys order by their UTF-8 bytes and a prefix matches bytes, whatever the backend.
+    @Test(arguments: Backend.allCases)
+    func nonASCIIKeysOrderByBytes(backend: Backend) async throws {
+        try await backend.withStore { store in
+            let keys = ["/ü/b", "/ü/a", "/üz", "/u/a", "/z", "/\u{10FFFF}/a", "/\u{10FFFF}\u{10FFFF}", "/e\u{301}"]
+            for key in keys { _ = try await store.create(key, value: []) }
+            let umlaut = try await store.list(prefix: "/ü/", startAfter: nil, limit: 0, revision: nil)
+            #expect(umlaut.items.map(\.key) == ["/ü/a", "/ü/b"])
+            let top = try await store.list(prefix: "/\u{10FFFF}", startAfter: nil, limit: 0, revision: nil)
+            #expect(top.items.map(\.key) == ["/\u{10FFFF}/a", "/\u{10FFFF}\u{10FFFF}"])
+            let all = try await store.list(prefix: "/", startAfter: nil, limit: 0, revision: nil)
+            #expect(all.items.map(\.key) == keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+            let watched = try await collect(try await store.watch(prefix: "/ü", afterRevision: 0), count: 3)
+            #expect(watched.map(\.kv.key) == ["/ü/b", "/ü/a", "/üz"])
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func listAtAnOldRevision(backend: Backend) async throws {
         try await backend.withStore { store in
@@ -201,6 +218,24 @@ struct StoreConformanceTests {
             // From a later revision only the rest of history is replayed.
             let partial = try await collect(try await store.watch(prefix: "/w/", afterRevision: updated), count: 2)
             #expect(partial.map(\.revision) == [3, b])
+        }
+    }
+
+    /// Writes made while a watcher is still replaying reach it through both history and its live buffer:
+    /// it must see each exactly once, in order.
+    @Test(arguments: Backend.allCases)
+    func writesDuringReplayAreSeenOnce(backend: Backend) async throws {
+        try await backend.withStore { store in
+            for index in 0..<1000 { _ = try await store.create("/h/\(index)", value: []) }
+            let stream = try await store.watch(prefix: "/h/", afterRevision: 0)
+            var iterator = stream.makeAsyncIterator()
+            #expect(try await iterator.next()?.revision == 1)
+            for index in 0..<5 { _ = try await store.create("/h/late\(index)", value: []) }
+            var revisions: [Int64] = [1]
+            while revisions.count < 1005, let event = try await iterator.next() { revisions.append(event.revision) }
+            #expect(revisions == Array(1...1005))
+            _ = try await store.create("/h/live", value: [])
+            #expect(try await iterator.next()?.revision == 1006)
         }
     }
 
