@@ -94,6 +94,8 @@ final class APIServerCore: Sendable {
     let handlers: ResourceHandlers
     let discovery: DiscoveryDocuments
     let openAPI: OpenAPIDocuments
+    /// Built once: kubectl 1.27/1.28 fetch it before every create and apply.
+    let openAPIV2: [UInt8]
     let configuration: APIServerConfiguration
     let logger: Logger
 
@@ -106,6 +108,7 @@ final class APIServerCore: Sendable {
         handlers = ResourceHandlers(store: store, cache: cache, registry: registry, logger: logger)
         discovery = DiscoveryDocuments(registry: registry)
         openAPI = OpenAPIDocuments(registry: registry)
+        openAPIV2 = OpenAPIV2Document(registry: registry).encoded()
     }
 
     /// Compacts to the revision seen one interval ago, so at least one interval of history stays watchable.
@@ -204,10 +207,10 @@ struct HerdResponder: HTTPResponder {
             let text = "# herd apiserver\nherd_apiserver_watchers \(await core.cache.watcherCount)\nherd_apiserver_revision \(await core.cache.revision)\n"
             return Self.bytes(Array(text.utf8), code: 200, contentType: "text/plain; version=0.0.4")
         case .apiVersions:
-            if format.aggregatedDiscovery { return Self.json(core.discovery.aggregated(core: true), code: 200, format: format) }
+            if format.aggregatedDiscovery { return Self.json(core.discovery.aggregated(core: true, version: format.discoveryVersion), code: 200, format: format) }
             return Self.json(core.discovery.apiVersions, code: 200, format: format)
         case .apiGroups:
-            if format.aggregatedDiscovery { return Self.json(core.discovery.aggregated(core: false), code: 200, format: format) }
+            if format.aggregatedDiscovery { return Self.json(core.discovery.aggregated(core: false, version: format.discoveryVersion), code: 200, format: format) }
             return Self.json(core.discovery.apiGroupList, code: 200, format: format)
         case .apiGroup(let g):
             guard let doc = core.discovery.apiGroup(g) else { throw Router.notFound(request.uri.path) }
@@ -220,7 +223,7 @@ struct HerdResponder: HTTPResponder {
             guard let doc = core.openAPI.document(p) else { throw Router.notFound(request.uri.path) }
             return Self.json(doc, code: 200, format: plain(format))
         case .openAPIV2:
-            throw Router.notFound(request.uri.path)
+            return Self.bytes(core.openAPIV2, code: 200, contentType: "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
         case .resource(let r):
             var req = request
             return try await resource(r, method: method, request: &req, query: query, format: format)

@@ -85,7 +85,7 @@ struct DiscoveryDocuments: Sendable {
     }
 
     /// apidiscovery.k8s.io/v2 APIGroupDiscoveryList for /api (core only) or /apis (named groups).
-    func aggregated(core: Bool) -> JSONValue {
+    func aggregated(core: Bool, version: String) -> JSONValue {
         var items: [JSONValue] = []
         for g in registry.groups where g.name.isEmpty == core {
             var versions: [JSONValue] = []
@@ -114,6 +114,6 @@ struct DiscoveryDocuments: Sendable {
             }
             items.append(["metadata": ["name": .string(g.name)], "versions": .array(versions)])
         }
-        return ["kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": [:], "items": .array(items)]
+        return ["kind": "APIGroupDiscoveryList", "apiVersion": .string("apidiscovery.k8s.io/\(version)"), "metadata": [:], "items": .array(items)]
     }
 }

@@ -11,6 +11,8 @@ struct ResponseFormat: Sendable {
     var partialMetadata = false
     /// `as=APIGroupDiscoveryList;g=apidiscovery.k8s.io;v=v2`.
     var aggregatedDiscovery = false
+    /// The apidiscovery.k8s.io version asked for: kubectl 1.30+ asks for v2, 1.27-1.29 for v2beta1.
+    var discoveryVersion = "v2"
     var pretty = false
 
     init(accept: String?) {
@@ -36,6 +38,7 @@ struct ResponseFormat: Sendable {
                 case ("PartialObjectMetadata", "meta.k8s.io", _), ("PartialObjectMetadataList", "meta.k8s.io", _): partialMetadata = true
                 case ("APIGroupDiscoveryList", "apidiscovery.k8s.io", "v2"), ("APIGroupDiscoveryList", "apidiscovery.k8s.io", "v2beta1"):
                     aggregatedDiscovery = true
+                    discoveryVersion = params["v"] ?? "v2"
                 default: continue
                 }
             }
@@ -45,7 +48,7 @@ struct ResponseFormat: Sendable {
     }
 
     var contentType: String {
-        if aggregatedDiscovery { return "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList" }
+        if aggregatedDiscovery { return "application/json;g=apidiscovery.k8s.io;v=\(discoveryVersion);as=APIGroupDiscoveryList" }
         switch encoding {
         case .json: return "application/json"
         case .yaml: return "application/yaml"

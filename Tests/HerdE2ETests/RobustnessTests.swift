@@ -127,7 +127,9 @@ import Testing
                 switch rng.next() % 5 {
                 case 0: body[at] = UInt8(truncatingIfNeeded: rng.next())
                 case 1: body.remove(at: at)
-                case 2: body.insert(Array("{}[],:\"0-e.\\".utf8)[Int(rng.next() % 13)], at: at)
+                case 2:
+                    let chars = Array("{}[],:\"0-e.\\".utf8)
+                    body.insert(chars[Int(rng.next() % UInt64(chars.count))], at: at)
                 case 3: body = Array(body.prefix(at))
                 default: body.insert(contentsOf: body[at..<min(body.count, at + 8)], at: at)
                 }

@@ -136,7 +136,8 @@ final class KeyUsage {
     @inline(__always) func use(_ key: String) {
         if !all { used.insert(key) }
     }
-    var isComplete: Bool { all || used.count >= object.count }
+    /// Every key of the object was asked for (`used` may also hold keys the object lacks).
+    var isComplete: Bool { all || object.keys.allSatisfy { used.contains($0) } }
 }
 
 final class DecodingState {
