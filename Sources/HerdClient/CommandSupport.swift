@@ -3,7 +3,7 @@ import HerdAPI
 
 /// `key=value` and `key-` arguments of `label` and `annotate`.
 public struct MetadataChanges: Sendable, Hashable {
-    public var set: [(key: String, value: String)] { setPairs.map { ($0.0, $0.1) } }
+    public var set: [(key: String, value: String)] { setPairs.map { ($0.key, $0.value) } }
     public var remove: [String]
     var setPairs: [Pair]
 
@@ -143,7 +143,7 @@ public enum Manifests {
         for e in entries {
             let full = (path as NSString).appendingPathComponent(e)
             var sub: ObjCBool = false
-            FileManager.default.fileExists(atPath: full, isDirectory: &sub)
+            _ = FileManager.default.fileExists(atPath: full, isDirectory: &sub)
             if sub.boolValue {
                 out += try files(full)
             } else if extensions.contains((e as NSString).pathExtension.lowercased()) {

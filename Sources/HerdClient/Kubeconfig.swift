@@ -7,7 +7,7 @@ public enum HerdPaths {
     public static func defaultDataDir() -> String {
         if geteuid() == 0 { return "/var/lib/herd" }
         let home = ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? FileManager.default.homeDirectoryForCurrentDirectoryUser.path
+            ?? FileManager.default.homeDirectoryForCurrentUser.path
         return home + "/.local/share/herd"
     }
 

@@ -50,6 +50,9 @@ struct GetCommand: AsyncParsableCommand {
         if parsed.isEmpty {
             throw CommandError("You must specify the type of resource to get. Use \"herd api-resources\" for a complete list of supported resources.")
         }
+        if allNamespaces && parsed.contains(where: { !$0.names.isEmpty }) {
+            throw CommandError("a resource cannot be retrieved by name across all namespaces")
+        }
         let mapper = try await session.mapper()
         var targets: [(ResourceInfo, [String])] = []
         for p in parsed {
@@ -132,7 +135,7 @@ struct GetCommand: AsyncParsableCommand {
             }
         }
         if !printedAny && !failed && !watch && (format.isTable || format == .name) {
-            Output.err(noResourcesMessage(session, targets: targets.map(\.0)))
+            Output.err(noResourcesMessage(session, targets: targets.map { $0.0 }))
         }
         if watch, let target = targets.first {
             let (resource, names) = target
