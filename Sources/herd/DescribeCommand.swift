@@ -129,7 +129,7 @@ struct Describer {
         header()
         if let p = spec["priority"]?.intValue { line(0, "Priority:\t\(p)") }
         if let pc = spec["priorityClassName"]?.stringValue, !pc.isEmpty { line(0, "Priority Class Name:\t\(pc)") }
-        line(0, "Service Account:\t\(spec["serviceAccountName"]?.stringValue ?? "")")
+        if let sa = spec["serviceAccountName"]?.stringValue, !sa.isEmpty { line(0, "Service Account:\t\(sa)") }
         if let node = spec["nodeName"]?.stringValue, !node.isEmpty {
             let hostIP = status["hostIP"]?.stringValue ?? ""
             line(0, "Node:\t\(node)\(hostIP.isEmpty ? "" : "/" + hostIP)")
@@ -171,7 +171,7 @@ struct Describer {
             for c in conds { line(1, "\(c["type"]?.stringValue ?? "") \t\(c["status"]?.stringValue ?? "") ") }
         }
         volumes(spec["volumes"]?.arrayValue ?? [], level: 0)
-        if let q = status["qosClass"]?.stringValue { line(0, "QoS Class:\t\(q)") }
+        line(0, "QoS Class:\t\(status["qosClass"]?.stringValue ?? Self.qosClass(spec))")
         multiline(0, "Node-Selectors", spec["nodeSelector"])
         tolerations(0, spec["tolerations"]?.arrayValue ?? [])
     }
@@ -202,10 +202,6 @@ struct Describer {
                 if let last = st["lastState"], !(last.objectValue ?? [:]).isEmpty { state(l, "Last State", last) }
                 line(l, "Ready:\t\(st["ready"]?.boolValue == true ? "True" : "False")")
                 line(l, "Restart Count:\t\(st["restartCount"]?.intValue ?? 0)")
-            } else if statuses != nil {
-                line(l, "State:\tWaiting")
-                line(l, "Ready:\tFalse")
-                line(l, "Restart Count:\t0")
             }
             for (key, label) in [("limits", "Limits"), ("requests", "Requests")] {
                 if let m = c["resources"]?[key]?.objectValue, !m.isEmpty {
@@ -269,6 +265,25 @@ struct Describer {
         default:
             line(l, "\(title):\t\(kind.capitalized)")
         }
+    }
+
+    /// The pod's QoS class when the server did not record one: BestEffort without any requests or limits,
+    /// Guaranteed when every container limits cpu and memory with requests equal to limits, else Burstable.
+    static func qosClass(_ spec: JSONValue) -> String {
+        let containers = (spec["containers"]?.arrayValue ?? []) + (spec["initContainers"]?.arrayValue ?? [])
+        var any = false
+        var guaranteed = !containers.isEmpty
+        for c in containers {
+            let limits = c["resources"]?["limits"]?.objectValue ?? [:]
+            let requests = c["resources"]?["requests"]?.objectValue ?? [:]
+            if !limits.isEmpty || !requests.isEmpty { any = true }
+            for r in ["cpu", "memory"] {
+                guard let l = limits[r] else { guaranteed = false; continue }
+                if let q = requests[r], q != l { guaranteed = false }
+            }
+        }
+        if !any { return "BestEffort" }
+        return guaranteed ? "Guaranteed" : "Burstable"
     }
 
     static func probe(_ p: JSONValue) -> String {
