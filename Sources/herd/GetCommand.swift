@@ -180,7 +180,13 @@ struct GetCommand: AsyncParsableCommand {
         let opts = ListOptions(labelSelector: selector, fieldSelector: fields, resourceVersion: rv ?? "0")
         let events = session.client.watch(resource, namespace: namespace, options: opts,
                                           accept: format.isTable ? MediaType.table : MediaType.json)
+        // A named watch starts at resourceVersion 0, whose first event replays the object already printed.
+        var skipFirst = !names.isEmpty && rv == nil
         for try await event in events {
+            if skipFirst {
+                skipFirst = false
+                continue
+            }
             switch event.type {
             case "ERROR":
                 let message = event.object["message"]?.stringValue ?? "watch error"
