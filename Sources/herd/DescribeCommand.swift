@@ -181,8 +181,10 @@ struct Describer {
         for c in list {
             let name = c["name"]?.stringValue ?? ""
             let st = statuses?[name]
-            line(level + 1, "\(name):")
-            let l = level + 2
+            // kubectl indents a pod template's container names one space deeper than its title, but keeps
+            // their fields at the same depth as a pod's.
+            if level == 0 { line(1, "\(name):") } else { text += "   \(name):\n" }
+            let l = 2
             if let st { line(l, "Container ID:\t\(st["containerID"]?.stringValue ?? "")") }
             line(l, "Image:\t\(c["image"]?.stringValue ?? "")")
             if let st { line(l, "Image ID:\t\(st["imageID"]?.stringValue ?? "")") }
@@ -412,15 +414,29 @@ struct Describer {
         let uid = meta["uid"]?.stringValue
         let list = try? await session.client.listAll(rsInfo, namespace: meta["namespace"]?.stringValue,
                                                     options: ListOptions(labelSelector: selector, limit: 500))
+        // Oldest first, ties by name, as kubectl orders ReplicaSets by creation time.
         let owned = (list?["items"]?.arrayValue ?? []).filter { rs in
             (rs["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid && uid != nil }
+        }.sorted { a, b in
+            let (ta, tb) = (a["metadata"]?["creationTimestamp"]?.stringValue ?? "", b["metadata"]?["creationTimestamp"]?.stringValue ?? "")
+            if ta != tb { return ta < tb }
+            return (a["metadata"]?["name"]?.stringValue ?? "") < (b["metadata"]?["name"]?.stringValue ?? "")
         }
-        func revision(_ rs: JSONValue) -> Int { Int(rs["metadata"]?["annotations"]?["deployment.kubernetes.io/revision"]?.stringValue ?? "") ?? 0 }
         func summary(_ rs: JSONValue) -> String {
             "\(rs["metadata"]?["name"]?.stringValue ?? "") (\(rs["status"]?["replicas"]?.intValue ?? 0)/\(rs["spec"]?["replicas"]?.intValue ?? 0) replicas created)"
         }
-        let newest = owned.max { revision($0) < revision($1) }
-        let old = owned.filter { $0 != newest && ($0["spec"]?["replicas"]?.intValue ?? 0) > 0 }
+        // The new ReplicaSet runs the deployment's current template (its pod-template-hash label aside).
+        func template(_ t: JSONValue?) -> JSONValue? {
+            guard var t else { return nil }
+            if var labels = t["metadata"]?["labels"]?.objectValue {
+                labels["pod-template-hash"] = nil
+                t["metadata"]?["labels"] = .object(labels)
+            }
+            return t
+        }
+        let current = template(spec["template"])
+        let newest = owned.first { current != nil && template($0["spec"]?["template"]) == current }
+        let old = owned.filter { $0 != newest }
         line(0, "OldReplicaSets:\t\(old.isEmpty ? "<none>" : old.map(summary).joined(separator: ", "))")
         line(0, "NewReplicaSet:\t\(newest.map(summary) ?? "<none>")")
     }
