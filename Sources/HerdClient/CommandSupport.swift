@@ -143,7 +143,7 @@ public enum Manifests {
         for e in entries {
             let full = (path as NSString).appendingPathComponent(e)
             var sub: ObjCBool = false
-            FileManager.default.fileExists(atPath: full, isDirectory: &sub)
+            _ = FileManager.default.fileExists(atPath: full, isDirectory: &sub)
             if sub.boolValue {
                 out += try files(full)
             } else if extensions.contains((e as NSString).pathExtension.lowercased()) {

@@ -115,6 +115,7 @@ extension APIClient {
         var opts = options
         var first = try await list(resource, namespace: namespace, options: opts, accept: accept)
         let key = first["rows"] != nil ? "rows" : "items"
+        guard first[key] != nil else { return first }
         var all = first[key]?.arrayValue ?? []
         var next = first["metadata"]?["continue"]?.stringValue
         while let token = next, !token.isEmpty {

@@ -29,8 +29,8 @@ struct DeleteCommand: AsyncParsableCommand {
     @Option(name: .customLong("wait"), help: "If true, wait for resources to be gone before returning.")
     var wait = true
 
-    @Option(name: .customLong("timeout"), help: "The length of time to wait before giving up on a delete, in seconds (0: a week).")
-    var timeout: Double = 0
+    @Option(name: .customLong("timeout"), help: "The length of time to wait before giving up on a delete (30s, 5m, 1h; 0 waits a week).")
+    var timeout = "0s"
 
     @Option(name: .customLong("grace-period"), help: "Period of time in seconds given to the resource to terminate gracefully. Ignored if negative.")
     var gracePeriod: Int64 = -1
@@ -99,12 +99,37 @@ struct DeleteCommand: AsyncParsableCommand {
                 deleted.append((t, uid))
             }
             if wait {
-                let deadline = Date().addingTimeInterval(timeout > 0 ? timeout : 7 * 24 * 3600)
+                guard let seconds = Self.duration(timeout) else {
+                    throw CommandError("invalid argument \"\(timeout)\" for \"--timeout\" flag: time: invalid duration \"\(timeout)\"")
+                }
+                let deadline = Date().addingTimeInterval(seconds > 0 ? seconds : 7 * 24 * 3600)
                 for (t, uid) in deleted where uid != nil {
                     try await waitUntilGone(session, t, uid: uid, deadline: deadline)
                 }
             }
         }
+    }
+
+    /// Go-style durations as kubectl takes them: "90s", "5m", "1h30m", "250ms"; a bare number is seconds.
+    static func duration(_ s: String) -> Double? {
+        if let plain = Double(s) { return plain }
+        var total = 0.0
+        var rest = Substring(s)
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isNumber || $0 == "." }
+            guard !digits.isEmpty, let value = Double(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            let unit = rest.prefix { $0.isLetter }
+            rest = rest.dropFirst(unit.count)
+            switch unit {
+            case "ms": total += value / 1000
+            case "s": total += value
+            case "m": total += value * 60
+            case "h": total += value * 3600
+            default: return nil
+            }
+        }
+        return total
     }
 
     /// Polls until the object is gone or replaced by a new one with another uid.

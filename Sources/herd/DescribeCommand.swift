@@ -129,7 +129,7 @@ struct Describer {
         header()
         if let p = spec["priority"]?.intValue { line(0, "Priority:\t\(p)") }
         if let pc = spec["priorityClassName"]?.stringValue, !pc.isEmpty { line(0, "Priority Class Name:\t\(pc)") }
-        line(0, "Service Account:\t\(spec["serviceAccountName"]?.stringValue ?? "")")
+        if let sa = spec["serviceAccountName"]?.stringValue, !sa.isEmpty { line(0, "Service Account:\t\(sa)") }
         if let node = spec["nodeName"]?.stringValue, !node.isEmpty {
             let hostIP = status["hostIP"]?.stringValue ?? ""
             line(0, "Node:\t\(node)\(hostIP.isEmpty ? "" : "/" + hostIP)")
@@ -171,7 +171,7 @@ struct Describer {
             for c in conds { line(1, "\(c["type"]?.stringValue ?? "") \t\(c["status"]?.stringValue ?? "") ") }
         }
         volumes(spec["volumes"]?.arrayValue ?? [], level: 0)
-        if let q = status["qosClass"]?.stringValue { line(0, "QoS Class:\t\(q)") }
+        line(0, "QoS Class:\t\(status["qosClass"]?.stringValue ?? Self.qosClass(spec))")
         multiline(0, "Node-Selectors", spec["nodeSelector"])
         tolerations(0, spec["tolerations"]?.arrayValue ?? [])
     }
@@ -181,8 +181,10 @@ struct Describer {
         for c in list {
             let name = c["name"]?.stringValue ?? ""
             let st = statuses?[name]
-            line(level + 1, "\(name):")
-            let l = level + 2
+            // kubectl indents a pod template's container names one space deeper than its title, but keeps
+            // their fields at the same depth as a pod's.
+            if level == 0 { line(1, "\(name):") } else { text += "   \(name):\n" }
+            let l = 2
             if let st { line(l, "Container ID:\t\(st["containerID"]?.stringValue ?? "")") }
             line(l, "Image:\t\(c["image"]?.stringValue ?? "")")
             if let st { line(l, "Image ID:\t\(st["imageID"]?.stringValue ?? "")") }
@@ -202,10 +204,6 @@ struct Describer {
                 if let last = st["lastState"], !(last.objectValue ?? [:]).isEmpty { state(l, "Last State", last) }
                 line(l, "Ready:\t\(st["ready"]?.boolValue == true ? "True" : "False")")
                 line(l, "Restart Count:\t\(st["restartCount"]?.intValue ?? 0)")
-            } else if statuses != nil {
-                line(l, "State:\tWaiting")
-                line(l, "Ready:\tFalse")
-                line(l, "Restart Count:\t0")
             }
             for (key, label) in [("limits", "Limits"), ("requests", "Requests")] {
                 if let m = c["resources"]?[key]?.objectValue, !m.isEmpty {
@@ -269,6 +267,25 @@ struct Describer {
         default:
             line(l, "\(title):\t\(kind.capitalized)")
         }
+    }
+
+    /// The pod's QoS class when the server did not record one: BestEffort without any requests or limits,
+    /// Guaranteed when every container limits cpu and memory with requests equal to limits, else Burstable.
+    static func qosClass(_ spec: JSONValue) -> String {
+        let containers = (spec["containers"]?.arrayValue ?? []) + (spec["initContainers"]?.arrayValue ?? [])
+        var any = false
+        var guaranteed = !containers.isEmpty
+        for c in containers {
+            let limits = c["resources"]?["limits"]?.objectValue ?? [:]
+            let requests = c["resources"]?["requests"]?.objectValue ?? [:]
+            if !limits.isEmpty || !requests.isEmpty { any = true }
+            for r in ["cpu", "memory"] {
+                guard let l = limits[r] else { guaranteed = false; continue }
+                if let q = requests[r], q != l { guaranteed = false }
+            }
+        }
+        if !any { return "BestEffort" }
+        return guaranteed ? "Guaranteed" : "Burstable"
     }
 
     static func probe(_ p: JSONValue) -> String {
@@ -397,15 +414,29 @@ struct Describer {
         let uid = meta["uid"]?.stringValue
         let list = try? await session.client.listAll(rsInfo, namespace: meta["namespace"]?.stringValue,
                                                     options: ListOptions(labelSelector: selector, limit: 500))
+        // Oldest first, ties by name, as kubectl orders ReplicaSets by creation time.
         let owned = (list?["items"]?.arrayValue ?? []).filter { rs in
             (rs["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid && uid != nil }
+        }.sorted { a, b in
+            let (ta, tb) = (a["metadata"]?["creationTimestamp"]?.stringValue ?? "", b["metadata"]?["creationTimestamp"]?.stringValue ?? "")
+            if ta != tb { return ta < tb }
+            return (a["metadata"]?["name"]?.stringValue ?? "") < (b["metadata"]?["name"]?.stringValue ?? "")
         }
-        func revision(_ rs: JSONValue) -> Int { Int(rs["metadata"]?["annotations"]?["deployment.kubernetes.io/revision"]?.stringValue ?? "") ?? 0 }
         func summary(_ rs: JSONValue) -> String {
             "\(rs["metadata"]?["name"]?.stringValue ?? "") (\(rs["status"]?["replicas"]?.intValue ?? 0)/\(rs["spec"]?["replicas"]?.intValue ?? 0) replicas created)"
         }
-        let newest = owned.max { revision($0) < revision($1) }
-        let old = owned.filter { $0 != newest && ($0["spec"]?["replicas"]?.intValue ?? 0) > 0 }
+        // The new ReplicaSet runs the deployment's current template (its pod-template-hash label aside).
+        func template(_ t: JSONValue?) -> JSONValue? {
+            guard var t else { return nil }
+            if var labels = t["metadata"]?["labels"]?.objectValue {
+                labels["pod-template-hash"] = nil
+                t["metadata"]?["labels"] = .object(labels)
+            }
+            return t
+        }
+        let current = template(spec["template"])
+        let newest = owned.first { current != nil && template($0["spec"]?["template"]) == current }
+        let old = owned.filter { $0 != newest }
         line(0, "OldReplicaSets:\t\(old.isEmpty ? "<none>" : old.map(summary).joined(separator: ", "))")
         line(0, "NewReplicaSet:\t\(newest.map(summary) ?? "<none>")")
     }

@@ -50,96 +50,118 @@ struct GetCommand: AsyncParsableCommand {
         if parsed.isEmpty {
             throw CommandError("You must specify the type of resource to get. Use \"herd api-resources\" for a complete list of supported resources.")
         }
+        if allNamespaces && parsed.contains(where: { !$0.names.isEmpty }) {
+            throw CommandError("a resource cannot be retrieved by name across all namespaces")
+        }
         let mapper = try await session.mapper()
         var targets: [(ResourceInfo, [String])] = []
         for p in parsed {
-            for r in try mapper.expand(p.type) { targets.append((r, p.names)) }
+            // `get pods,po` asks for the same resource twice; kubectl shows it once.
+            for r in try mapper.expand(p.type) where !targets.contains(where: { $0.0 == r && $0.1 == p.names }) {
+                targets.append((r, p.names))
+            }
         }
         if watch && targets.count != 1 {
             throw CommandError("watch is only supported on individual resources and resource collections, but \(targets.count) resources were found")
         }
         let namespace: String? = allNamespaces ? nil : session.namespace
-        let multipleKinds = Set(targets.map { $0.0.groupResource }).count > 1
-        var tableOptions = TablePrintOptions(wide: format == .wide, noHeaders: noHeaders,
-                                             withNamespace: allNamespaces, showLabels: showLabels,
-                                             columnLabels: labelColumns.flatMap { $0.split(separator: ",").map(String.init) })
-        var failed = false
+        var errors: [String] = []
         var printedAny = false
         var objects: [JSONValue] = []
         var namedRequest = false
         var lastResourceVersion: String?
-        var tableOutput = TableOutput(options: tableOptions)
-
+        // Fetch everything first: kubectl prefixes names with their kind only when answers of several kinds
+        // came back, and prints errors after the output.
+        var fetched: [(ResourceInfo, ServerTable)] = []
         for (resource, names) in targets {
             let ns = resource.namespaced ? namespace : nil
             let opts = ListOptions(labelSelector: selector, fieldSelector: fieldSelector, limit: chunkSize)
-            if format.isTable {
+            let accept = format.isTable ? MediaType.table : MediaType.json
+            if names.isEmpty {
+                let json: JSONValue
+                do {
+                    json = try await session.client.listAll(resource, namespace: ns, options: opts, accept: accept)
+                } catch let e as APIError {
+                    let gv = resource.group.isEmpty ? "/\(resource.version)" : "\(resource.group)/\(resource.version)"
+                    errors.append(ErrorText.fromServer(e, context: "Unable to list \"\(gv), Resource=\(resource.plural)\""))
+                    continue
+                }
+                if format.isTable {
+                    let table = ServerTable(json: json)
+                    lastResourceVersion = table.resourceVersion
+                    fetched.append((resource, table))
+                } else {
+                    lastResourceVersion = json["metadata"]?["resourceVersion"]?.stringValue
+                    objects += (json["items"]?.arrayValue ?? []).map { ObjectPrinter.withType($0, resource) }
+                }
+                continue
+            }
+            namedRequest = true
+            var table = ServerTable(columns: [], rows: [])
+            var found = false
+            for name in names {
+                do {
+                    let one = try await session.client.get(resource, namespace: ns, name: name, accept: accept)
+                    found = true
+                    if format.isTable {
+                        let t = ServerTable(json: one)
+                        if table.columns.isEmpty { table.columns = t.columns }
+                        table.rows += t.rows
+                    } else {
+                        objects.append(ObjectPrinter.withType(one, resource))
+                    }
+                } catch let e as APIError {
+                    errors.append(ErrorText.fromServer(e))
+                }
+            }
+            if format.isTable && found { fetched.append((resource, table)) }
+        }
+
+        if format.isTable {
+            let multipleKinds = Set(fetched.map { $0.0.groupResource }).count > 1
+            var tableOptions = TablePrintOptions(wide: format == .wide, noHeaders: noHeaders,
+                                                 withNamespace: allNamespaces, showLabels: showLabels,
+                                                 columnLabels: labelColumns.flatMap { $0.split(separator: ",").map(String.init) })
+            var tableOutput = TableOutput(options: tableOptions)
+            for (resource, table) in fetched where !table.rows.isEmpty {
                 tableOptions.kindPrefix = multipleKinds ? resource.kindPrefix : nil
                 tableOptions.withNamespace = allNamespaces && resource.namespaced
-                if tableOptions != tableOutput.options {
-                    tableOutput = TableOutput(options: tableOptions)
-                }
-                var table: ServerTable
-                if names.isEmpty {
-                    let json = try await session.client.listAll(resource, namespace: ns, options: opts, accept: MediaType.table)
-                    table = ServerTable(json: json)
-                    lastResourceVersion = table.resourceVersion
-                } else {
-                    table = ServerTable(columns: [], rows: [])
-                    for name in names {
-                        do {
-                            let one = ServerTable(json: try await session.client.get(resource, namespace: ns, name: name, accept: MediaType.table))
-                            if table.columns.isEmpty { table.columns = one.columns }
-                            table.rows += one.rows
-                        } catch let e as APIError {
-                            Output.err(ErrorText.fromServer(e))
-                            failed = true
-                        }
-                    }
-                }
-                if table.rows.isEmpty { continue }
+                if tableOptions != tableOutput.options { tableOutput = TableOutput(options: tableOptions) }
                 // kubectl separates the tables of different kinds by a blank line.
                 if printedAny && multipleKinds { Output.out("") }
                 Output.out(tableOutput.print(table), terminator: "")
                 printedAny = true
-            } else {
-                if names.isEmpty {
-                    let list = try await session.client.listAll(resource, namespace: ns, options: opts)
-                    lastResourceVersion = list["metadata"]?["resourceVersion"]?.stringValue
-                    objects += (list["items"]?.arrayValue ?? []).map { ObjectPrinter.withType($0, resource) }
-                } else {
-                    namedRequest = true
-                    for name in names {
-                        do {
-                            objects.append(ObjectPrinter.withType(try await session.client.get(resource, namespace: ns, name: name), resource))
-                        } catch let e as APIError {
-                            Output.err(ErrorText.fromServer(e))
-                            failed = true
-                        }
-                    }
-                }
             }
-        }
-        if !format.isTable {
-            let single = namedRequest && targets.count == 1 && (targets.first?.1.count ?? 0) == 1
-            if format == .name || single {
-                if !objects.isEmpty { try ObjectPrinter.print(objects, as: format, single: single) }
-                printedAny = !objects.isEmpty
-            } else if !(namedRequest && objects.isEmpty) {
-                // An empty list still prints as an empty `kind: List` in yaml and json.
-                try ObjectPrinter.print(objects, as: format, single: false)
-                printedAny = true
+            for e in errors { Output.err(e) }
+            if !printedAny && errors.isEmpty && !watch {
+                Output.err(noResourcesMessage(session, targets: targets.map { $0.0 }))
             }
+            if watch, let target = targets.first {
+                try await watchChanges(session, target.0, names: target.1, namespace: target.0.namespaced ? namespace : nil,
+                                       from: lastResourceVersion, format: format, tableOutput: &tableOutput)
+            }
+            if !errors.isEmpty { throw ExitCode(1) }
+            return
         }
-        if !printedAny && !failed && !watch && (format.isTable || format == .name) {
-            Output.err(noResourcesMessage(session, targets: targets.map(\.0)))
+        let single = namedRequest && targets.count == 1 && (targets.first?.1.count ?? 0) == 1
+        if format == .name || single {
+            if !objects.isEmpty { try ObjectPrinter.print(objects, as: format, single: single) }
+            printedAny = !objects.isEmpty
+        } else if !(namedRequest && objects.isEmpty) {
+            // An empty list still prints as an empty `kind: List` in yaml and json.
+            try ObjectPrinter.print(objects, as: format, single: false)
+            printedAny = true
+        }
+        for e in errors { Output.err(e) }
+        if !printedAny && errors.isEmpty && !watch && format == .name {
+            Output.err(noResourcesMessage(session, targets: targets.map { $0.0 }))
         }
         if watch, let target = targets.first {
-            let (resource, names) = target
-            try await watchChanges(session, resource, names: names, namespace: resource.namespaced ? namespace : nil,
+            var tableOutput = TableOutput(options: TablePrintOptions())
+            try await watchChanges(session, target.0, names: target.1, namespace: target.0.namespaced ? namespace : nil,
                                    from: lastResourceVersion, format: format, tableOutput: &tableOutput)
         }
-        if failed { throw ExitCode(1) }
+        if !errors.isEmpty { throw ExitCode(1) }
     }
 
     func noResourcesMessage(_ session: Session, targets: [ResourceInfo]) -> String {
@@ -158,7 +180,13 @@ struct GetCommand: AsyncParsableCommand {
         let opts = ListOptions(labelSelector: selector, fieldSelector: fields, resourceVersion: rv ?? "0")
         let events = session.client.watch(resource, namespace: namespace, options: opts,
                                           accept: format.isTable ? MediaType.table : MediaType.json)
+        // A named watch starts at resourceVersion 0, whose first event replays the object already printed.
+        var skipFirst = !names.isEmpty && rv == nil
         for try await event in events {
+            if skipFirst {
+                skipFirst = false
+                continue
+            }
             switch event.type {
             case "ERROR":
                 let message = event.object["message"]?.stringValue ?? "watch error"

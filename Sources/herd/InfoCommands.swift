@@ -21,12 +21,16 @@ struct VersionCommand: AsyncParsableCommand {
         }
         try await runCommand(client) { session in
             let clientInfo: JSONValue = ["gitVersion": .string(HerdVersion.client), "platform": "linux"]
+            if output == nil {
+                // The client line comes first even when the server cannot be reached, as with kubectl.
+                Output.out("Client Version: \(HerdVersion.client)")
+                let server = try await session.client.serverVersion()
+                if let v = server["gitVersion"]?.stringValue { Output.out("Server Version: \(v)") }
+                return
+            }
             var server: JSONValue? = nil
             if !clientOnly { server = try await session.client.serverVersion() }
             switch output {
-            case nil:
-                Output.out("Client Version: \(HerdVersion.client)")
-                if let v = server?["gitVersion"]?.stringValue { Output.out("Server Version: \(v)") }
             case "json", "yaml":
                 var doc: JSONValue = ["clientVersion": clientInfo]
                 if let server { doc["serverVersion"] = server }

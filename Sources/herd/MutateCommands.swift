@@ -179,6 +179,8 @@ struct ScaleCommand: AsyncParsableCommand {
                 return
             }
             try await forEachReportingErrors(targets) { t in
+                // Like kubectl: the object must exist (a clear NotFound) before its scale is touched.
+                if t.object == nil { _ = try await session.client.get(t.resource, namespace: t.namespace, name: t.name) }
                 if currentReplicas >= 0 || resourceVersion != nil {
                     let scale = try await session.client.get(t.resource, namespace: t.namespace, name: t.name, subresource: "scale")
                     let cur = scale["spec"]?["replicas"]?.intValue ?? 0

@@ -82,7 +82,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
         for f in ["b.yaml", "a.json", "notes.txt", "sub/c.yml"] {
-            FileManager.default.createFile(atPath: dir + "/" + f, contents: Data("{}".utf8))
+            _ = FileManager.default.createFile(atPath: dir + "/" + f, contents: Data("{}".utf8))
         }
         let files = try Manifests.files(dir).map { String($0.dropFirst(dir.count + 1)) }
         #expect(files == ["a.json", "b.yaml", "sub/c.yml"])

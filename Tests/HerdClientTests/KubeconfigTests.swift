@@ -10,7 +10,8 @@ import Testing
         let kc = Kubeconfig.admin(server: "https://127.0.0.1:6443", token: "s3cret")
         try kc.write(to: path)
         let attrs = try FileManager.default.attributesOfItem(atPath: path)
-        #expect((attrs[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let perms = attrs[.posixPermissions]
+        #expect(((perms as? Int) ?? (perms as? NSNumber)?.intValue) == 0o600)
         let back = try Kubeconfig.load(path: path)
         #expect(back == kc)
         let (config, ns) = try back.clientConfig()
