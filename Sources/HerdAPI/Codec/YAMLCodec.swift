@@ -192,7 +192,7 @@ private struct NodeConverter {
         }
         let resolved = YAMLScalar.resolve(s.string)
         switch tag {
-        case "", Tag.Name.nonSpecific.rawValue: break
+        case "": break
         case Tag.Name.null.rawValue:
             guard case .null = resolved else { throw badTag(s) }
         case Tag.Name.bool.rawValue:
@@ -200,9 +200,9 @@ private struct NodeConverter {
         case Tag.Name.int.rawValue:
             guard case .int = resolved else { throw badTag(s) }
         case Tag.Name.float.rawValue:
+            // An integral float reads back from JSON as an integer anyway.
             switch resolved {
-            case .int(let i): return .double(Double(i))
-            case .float: break
+            case .int, .float: break
             default: throw badTag(s)
             }
         default:
