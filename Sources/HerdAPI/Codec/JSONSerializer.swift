@@ -78,14 +78,18 @@ enum JSONWriter {
                 return
             }
             out.append(0x7B)
-            let sorted = o.sorted { jsonKeyLess($0.key, $1.key) }
-            for (n, kv) in sorted.enumerated() {
+            // Sorting indices rather than (key, value) pairs avoids copying every value.
+            let keys = o.keys
+            var order = Array(o.indices)
+            order.sort { jsonKeyLess(keys[$0], keys[$1]) }
+            let values = o.values
+            for (n, i) in order.enumerated() {
                 if n > 0 { out.append(0x2C) }
                 if indent > 0 { newline(&out, indent * (level + 1)) }
-                writeString(kv.key, into: &out)
+                writeString(keys[i], into: &out)
                 out.append(0x3A)
                 if indent > 0 { out.append(0x20) }
-                write(kv.value, into: &out, indent: indent, level: level + 1)
+                write(values[i], into: &out, indent: indent, level: level + 1)
             }
             if indent > 0 { newline(&out, indent * level) }
             out.append(0x7D)
