@@ -117,6 +117,12 @@ private struct TwoPass: Decodable {
         ])
     }
 
+    @Test func absentOptionalFieldsDoNotHideUnknownOnes() throws {
+        // Container asks for name, image, ports and args; only one of them is present, next to a typo.
+        let (_, unknown) = try JSONValueDecoder.decode(Container.self, from: ["name": "c", "imagee": "x"])
+        #expect(unknown == ["imagee"])
+    }
+
     @Test func nullCountsAsKnownAndAbsent() throws {
         let v: JSONValue = ["kind": "Pod", "spec": ["containers": [], "replicas": nil]]
         let (obj, unknown) = try JSONValueDecoder.decode(Object.self, from: v)

@@ -233,6 +233,14 @@ import Testing
         #expect(enc("日本") == "k: 日本\n")
         #expect(enc("quote\"d") == "k: quote\"d\n")
         #expect(enc("@at") == "k: '@at'\n")
+        #expect(enc("<<") == "k: <<\n")
+        #expect(enc("-") == "k: '-'\n")
+        #expect(enc(".") == "k: .\n")
+        #expect(enc(".5") == "k: \".5\"\n")
+        #expect(enc("1_000") == "k: \"1_000\"\n")
+        #expect(enc("0x1F") == "k: \"0x1F\"\n")
+        #expect(enc("Off") == "k: \"Off\"\n")
+        #expect(enc("1.2.3") == "k: 1.2.3\n")
     }
 
     @Test func multilineStrings() {

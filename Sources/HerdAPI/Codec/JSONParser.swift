@@ -166,17 +166,21 @@ private struct JSONParser {
         }
     }
 
+    /// Members of the objects being parsed, innermost last: building each dictionary at its final size
+    /// avoids rehashing it as it grows.
+    var memberStack: [(String, JSONValue)] = []
+
     mutating func parseObject() throws(JSONParseError) -> JSONValue {
         try enter()
         pos += 1
-        var obj: [String: JSONValue] = [:]
         skipWhitespace()
         guard pos < buf.count else { throw unexpectedEnd() }
         if buf[pos] == UInt8(ascii: "}") {
             pos += 1
             depth -= 1
-            return .object(obj)
+            return .object([:])
         }
+        let base = memberStack.count
         while true {
             skipWhitespace()
             guard pos < buf.count else { throw unexpectedEnd() }
@@ -190,18 +194,27 @@ private struct JSONParser {
             pos += 1
             if trackDuplicates { path.append(.key(key)) }
             let value = try parseValue()
-            if obj.updateValue(value, forKey: key) != nil, trackDuplicates {
-                duplicates.append(pathString())
-            }
-            if trackDuplicates { path.removeLast() }
+            memberStack.append((key, value))
             skipWhitespace()
             guard pos < buf.count else { throw unexpectedEnd() }
             switch buf[pos] {
             case UInt8(ascii: ","):
                 pos += 1
+                if trackDuplicates { path.removeLast() }
             case UInt8(ascii: "}"):
                 pos += 1
                 depth -= 1
+                var obj = [String: JSONValue](minimumCapacity: memberStack.count - base)
+                for i in base..<memberStack.count {
+                    let (k, v) = memberStack[i]
+                    if obj.updateValue(v, forKey: k) != nil, trackDuplicates {
+                        // Duplicates are rare: rebuild the path for this key only.
+                        path[path.count - 1] = .key(k)
+                        duplicates.append(pathString())
+                    }
+                }
+                if trackDuplicates { path.removeLast() }
+                memberStack.removeSubrange(base...)
                 return .object(obj)
             default:
                 throw invalid("after object key:value pair", at: pos)

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Compact and indented JSON output matching Go's encoding/json byte for byte: object keys sorted by bytes,
 /// HTML-safe escaping (`<` `>` `&` as \u003c \u003e \u0026), numbers formatted like Go.
 extension JSONValue {
@@ -28,8 +34,19 @@ extension JSONValue {
 }
 
 /// Byte-wise key order, as Go sorts map keys.
-@inline(__always) func jsonKeyLess(_ a: String, _ b: String) -> Bool {
-    a.utf8.lexicographicallyPrecedes(b.utf8)
+func jsonKeyLess(_ a: String, _ b: String) -> Bool {
+    var a = a
+    var b = b
+    return a.withUTF8 { x in
+        b.withUTF8 { y in
+            let n = min(x.count, y.count)
+            if n > 0, let px = x.baseAddress, let py = y.baseAddress {
+                let c = memcmp(px, py, n)
+                if c != 0 { return c < 0 }
+            }
+            return x.count < y.count
+        }
+    }
 }
 
 enum JSONWriter {
@@ -37,11 +54,8 @@ enum JSONWriter {
 
     static func write(_ v: JSONValue, into out: inout [UInt8], indent: Int, level: Int) {
         switch v {
-        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-        case .bool(let b):
-            if b { out.append(contentsOf: [0x74, 0x72, 0x75, 0x65]) } else {
-                out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
-            }
+        case .null: appendASCII("null", &out)
+        case .bool(let b): appendASCII(b ? "true" : "false", &out)
         case .int(let i): writeInt(i, into: &out)
         case .double(let d): out.append(contentsOf: GoFloat.json(d).utf8)
         case .string(let s): writeString(s, into: &out)
@@ -64,18 +78,26 @@ enum JSONWriter {
                 return
             }
             out.append(0x7B)
-            let sorted = o.sorted { jsonKeyLess($0.key, $1.key) }
-            for (n, kv) in sorted.enumerated() {
+            // Sorting indices rather than (key, value) pairs avoids copying every value.
+            let keys = o.keys
+            var order = Array(o.indices)
+            order.sort { jsonKeyLess(keys[$0], keys[$1]) }
+            let values = o.values
+            for (n, i) in order.enumerated() {
                 if n > 0 { out.append(0x2C) }
                 if indent > 0 { newline(&out, indent * (level + 1)) }
-                writeString(kv.key, into: &out)
+                writeString(keys[i], into: &out)
                 out.append(0x3A)
                 if indent > 0 { out.append(0x20) }
-                write(kv.value, into: &out, indent: indent, level: level + 1)
+                write(values[i], into: &out, indent: indent, level: level + 1)
             }
             if indent > 0 { newline(&out, indent * level) }
             out.append(0x7D)
         }
+    }
+
+    @inline(__always) static func appendASCII(_ s: StaticString, _ out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
     @inline(__always) static func newline(_ out: inout [UInt8], _ spaces: Int) {
@@ -136,7 +158,7 @@ enum JSONWriter {
                 case 0x08: out.append(0x5C); out.append(0x62)
                 case 0x0C: out.append(0x5C); out.append(0x66)
                 case 0xE2:
-                    out.append(contentsOf: Array("\\u202".utf8))
+                    appendASCII("\\u202", &out)
                     out.append(u[i + 2] == 0xA8 ? 0x38 : 0x39)
                     i += 2
                 default:

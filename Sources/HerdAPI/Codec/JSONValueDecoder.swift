@@ -313,17 +313,19 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return object.keys.compactMap { Key(stringValue: $0) }
     }
 
+    // Only keys present in the object are recorded, so that `used` counts known keys exactly.
     func contains(_ key: Key) -> Bool {
+        guard object[key.stringValue] != nil else { return false }
         usage?.use(key.stringValue)
-        return object[key.stringValue] != nil
+        return true
     }
 
     func value(_ key: Key) throws -> JSONValue {
-        usage?.use(key.stringValue)
         guard let v = object[key.stringValue] else {
             throw DecodingError.keyNotFound(key, .init(codingPath: codingPath,
                                                        debugDescription: "no value for key \"\(key.stringValue)\""))
         }
+        usage?.use(key.stringValue)
         return v
     }
 
@@ -334,8 +336,9 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard let v = object[key.stringValue] else { return nil }
         usage?.use(key.stringValue)
-        guard let v = object[key.stringValue], !v.isNull else { return nil }
+        if v.isNull { return nil }
         return try decoder.unbox(v, as: type, codingPath: codingPath + [key])
     }
 
@@ -373,8 +376,9 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         try decoder.unbox(try value(key), as: type, codingPath: codingPath + [key])
     }
     private func present<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T? {
+        guard let v = object[key.stringValue] else { return nil }
         usage?.use(key.stringValue)
-        guard let v = object[key.stringValue], !v.isNull else { return nil }
+        if v.isNull { return nil }
         return try decoder.unbox(v, as: type, codingPath: codingPath + [key])
     }
 
@@ -389,13 +393,15 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func superDecoder() throws -> any Decoder {
+        guard let v = object["super"] else { return child(.null, StringKey("super")) }
         usage?.use("super")
-        return child(object["super"] ?? .null, StringKey("super"))
+        return child(v, StringKey("super"))
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
+        guard let v = object[key.stringValue] else { return child(.null, key) }
         usage?.use(key.stringValue)
-        return child(object[key.stringValue] ?? .null, key)
+        return child(v, key)
     }
 
     private func child(_ v: JSONValue, _ key: any CodingKey) -> JSONValueDecoderImpl {

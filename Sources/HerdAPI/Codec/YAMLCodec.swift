@@ -192,7 +192,7 @@ private struct NodeConverter {
         }
         let resolved = YAMLScalar.resolve(s.string)
         switch tag {
-        case "", Tag.Name.nonSpecific.rawValue: break
+        case "": break
         case Tag.Name.null.rawValue:
             guard case .null = resolved else { throw badTag(s) }
         case Tag.Name.bool.rawValue:
@@ -200,9 +200,9 @@ private struct NodeConverter {
         case Tag.Name.int.rawValue:
             guard case .int = resolved else { throw badTag(s) }
         case Tag.Name.float.rawValue:
+            // An integral float reads back from JSON as an integer anyway.
             switch resolved {
-            case .int(let i): return .double(Double(i))
-            case .float: break
+            case .int, .float: break
             default: throw badTag(s)
             }
         default:
@@ -217,7 +217,7 @@ private struct NodeConverter {
             // sigs.k8s.io/yaml writes the float as JSON text, and "3.0" comes back as the integer 3.
             if d == d.rounded(), let i = Int64(exactly: d) { return .int(i) }
             return .double(d)
-        case .string, .timestamp, .merge: return .string(s.string)
+        case .string, .timestamp: return .string(s.string)
         }
     }
 
@@ -233,7 +233,6 @@ enum YAMLScalar: Equatable {
     case int(Int64)
     case float(Double)
     case timestamp
-    case merge
     case string
 
     static func resolve(_ s: String) -> YAMLScalar {
@@ -246,7 +245,6 @@ enum YAMLScalar: Equatable {
         case ".nan", ".NaN", ".NAN": return .float(.nan)
         case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .float(.infinity)
         case "-.inf", "-.Inf", "-.INF": return .float(-.infinity)
-        case "<<": return .merge
         default: break
         }
         switch first {
