@@ -213,6 +213,19 @@ func defaultedPod(_ containers: [Container], volumes: [Volume]? = nil) -> Pod {
         #expect(t.spec?.containers?.first?.imagePullPolicy == "IfNotPresent")
     }
 
+    @Test func ephemeralContainersAndResourceRounding() {
+        var p = Pod(metadata: ObjectMeta(name: "p", namespace: "d"), spec: PodSpec(
+            containers: [Container(name: "c", image: "i", resources: ResourceRequirements(limits: ["cpu": "1n"]))],
+            ephemeralContainers: [EphemeralContainer(name: "debug", image: "busybox", targetContainerName: "c")],
+            overhead: ["cpu": "0.0001"]))
+        p.applyDefaults()
+        #expect(p.spec?.containers?.first?.resources?.limits?["cpu"]?.description == "1m")
+        #expect(p.spec?.containers?.first?.resources?.requests?["cpu"]?.description == "1m")
+        #expect(p.spec?.overhead?["cpu"]?.description == "1m")
+        let e = p.spec?.ephemeralContainers?.first
+        #expect(e?.imagePullPolicy == "Always" && e?.terminationMessagePolicy == "File" && e?.terminationMessagePath == "/dev/termination-log")
+    }
+
     @Test func hostNetworkPorts() {
         var p = Pod(metadata: ObjectMeta(name: "p", namespace: "d"),
                     spec: PodSpec(containers: [Container(name: "c", image: "i", ports: [ContainerPort(containerPort: 53)])], hostNetwork: true))

@@ -56,6 +56,15 @@ import Testing
         #expect(try Quantity(parsing: "250m").scaledValue(-6) == 250_000)
     }
 
+    @Test func roundUp() throws {
+        #expect(try Quantity(parsing: "1n").roundedUp(scale: -3).description == "1m")
+        #expect(try Quantity(parsing: "1.0001").roundedUp(scale: -3).description == "1001m")
+        #expect(try Quantity(parsing: "-1.5m").roundedUp(scale: -3).description == "-2m")
+        #expect(try Quantity(parsing: "100m").roundedUp(scale: -3).description == "100m")
+        #expect(try Quantity(parsing: "1Gi").roundedUp(scale: -3).description == "1Gi")
+        #expect(try Quantity(parsing: "1500m").roundedUp(scale: 0).description == "2")
+    }
+
     @Test func formatsAreKept() throws {
         #expect(try Quantity(parsing: "1Gi").format == .binarySI)
         #expect(try Quantity(parsing: "2e3").format == .decimalExponent)

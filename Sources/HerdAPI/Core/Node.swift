@@ -21,13 +21,14 @@ public struct Node: APIObject, Hashable {
         self.status = status
     }
 
-    /// SetDefaults_NodeStatus: allocatable defaults to capacity.
+    /// SetDefaults_NodeStatus (allocatable defaults to capacity) and milli rounding of both lists.
     public mutating func applyDefaults() {
         apiVersion = Self.resourceInfo.apiVersion
         kind = Self.resourceInfo.kind
-        if status?.allocatable == nil, let capacity = status?.capacity {
-            status?.allocatable = capacity
-        }
+        guard var s = status else { return }
+        s.capacity = s.capacity.map(ResourceRequirements.roundedToMilli)
+        s.allocatable = s.allocatable.map(ResourceRequirements.roundedToMilli) ?? s.capacity
+        status = s
     }
 
     public func validate() -> [FieldError] {
