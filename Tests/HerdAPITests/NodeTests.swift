@@ -110,7 +110,7 @@ import Testing
         ns.metadata.creationTimestamp = Time(Date(timeIntervalSince1970: 0))
         #expect(ns.tableCells(now: Date(timeIntervalSince1970: 30)) == ["default", "Terminating", "30s"])
         #expect(Namespace.tableColumns.map(\.name) == ["Name", "Status", "Age"])
-        #expect(ns.selectableFields() == ["status.phase": "Terminating"])
+        #expect(ns.selectableFields() == ["status.phase": "Terminating", "name": "default"])
         #expect(Namespace.resourceInfo.shortNames == ["ns"] && Namespace.resourceInfo.subresources == ["status", "finalize"])
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HerdAPI
+import Yams
 
 @Suite struct QuantityTests {
     /// Input and upstream's canonical String().
@@ -107,5 +108,17 @@ import Testing
         #expect(out == #"{"q":"1500m"}"#)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Holder.self, from: Data(#"{"q":"1Kb"}"#.utf8)) }
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Holder.self, from: Data(#"{"q":true}"#.utf8)) }
+    }
+}
+
+@Suite struct QuantityYAMLTests {
+    struct Limits: Codable { var cpu: Quantity; var memory: Quantity; var port: IntOrString; var named: IntOrString }
+
+    @Test func yamlScalars() throws {
+        let l = try YAMLDecoder().decode(Limits.self, from: "cpu: 0.5\nmemory: 1Gi\nport: 8080\nnamed: http\n")
+        #expect(l.cpu.description == "500m")
+        #expect(l.memory.description == "1Gi")
+        #expect(l.port == .int(8080))
+        #expect(l.named == .string("http"))
     }
 }

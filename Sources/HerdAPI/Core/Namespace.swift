@@ -69,7 +69,8 @@ public struct Namespace: APIObject, Hashable {
         return errs
     }
 
-    public func selectableFields() -> [String: String] { ["status.phase": status?.phase ?? ""] }
+    /// status.phase, plus the legacy "name" field upstream still accepts for namespaces.
+    public func selectableFields() -> [String: String] { ["status.phase": status?.phase ?? "", "name": metadata.name ?? ""] }
 
     public static let tableColumns: [TableColumnDefinition] = [
         TableColumns.name,

@@ -28,6 +28,7 @@ public struct Pod: APIObject, Hashable {
             "spec.restartPolicy": spec?.restartPolicy ?? "",
             "spec.schedulerName": spec?.schedulerName ?? "",
             "spec.serviceAccountName": spec?.serviceAccountName ?? "",
+            "spec.hostNetwork": (spec?.hostNetwork ?? false) ? "true" : "false",
             "status.phase": status?.phase ?? "",
             "status.podIP": status?.podIP ?? "",
             "status.nominatedNodeName": status?.nominatedNodeName ?? "",
