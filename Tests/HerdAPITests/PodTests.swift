@@ -503,3 +503,24 @@ func defaultedPod(_ containers: [Container], volumes: [Volume]? = nil) -> Pod {
         #expect(pod([running, completed], ready: true).tableCells(now: now)[1] == "1/2")
     }
 }
+
+@Suite struct PodSchedulingValidationTests {
+    @Test func affinitySpreadAndAliases() {
+        var p = defaultedPod([Container(name: "c", image: "i")])
+        p.spec?.affinity = Affinity(
+            nodeAffinity: NodeAffinity(requiredDuringSchedulingIgnoredDuringExecution: NodeSelector(nodeSelectorTerms: [
+                NodeSelectorTerm(matchExpressions: [NodeSelectorRequirement(key: "zone", operator: "In")])])),
+            podAntiAffinity: PodAntiAffinity(preferredDuringSchedulingIgnoredDuringExecution: [
+                WeightedPodAffinityTerm(weight: 101, podAffinityTerm: PodAffinityTerm())]))
+        p.spec?.topologySpreadConstraints = [TopologySpreadConstraint(maxSkew: 0, topologyKey: "zone", whenUnsatisfiable: "Maybe")]
+        p.spec?.hostAliases = [HostAlias(ip: "10.0.0.300", hostnames: ["ok.local"])]
+        #expect(p.validate().map(\.field) == [
+            "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
+            "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight",
+            "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey",
+            "spec.topologySpreadConstraints[0].maxSkew",
+            "spec.topologySpreadConstraints[0].whenUnsatisfiable",
+            "spec.hostAliases[0].ip",
+        ])
+    }
+}
