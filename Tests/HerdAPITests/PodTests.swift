@@ -231,6 +231,9 @@ func defaultedPod(_ containers: [Container], volumes: [Volume]? = nil) -> Pod {
                     spec: PodSpec(containers: [Container(name: "c", image: "i", ports: [ContainerPort(containerPort: 53)])], hostNetwork: true))
         p.applyDefaults()
         #expect(p.spec?.containers?.first?.ports?.first?.hostPort == 53)
+        #expect(p.validate() == [])
+        p.spec?.containers?[0].ports?[0].hostPort = 54
+        #expect(p.validate().map(\.description) == ["spec.containers[0].ports[0].containerPort: Invalid value: \"53\": must match `hostPort` when `hostNetwork` is true"])
     }
 
     @Test func qosClass() {

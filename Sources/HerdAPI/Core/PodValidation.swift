@@ -93,6 +93,19 @@ extension PodSpec {
             if (c.image ?? "").isEmpty { errs.append(.required(p + ".image")) }
         }
 
+        if hostNetwork == true {
+            // The pod shares the node's network, so a port can only be published as itself.
+            for (field, list) in [("containers", app), ("initContainers", inits)] {
+                for (i, c) in list.enumerated() {
+                    for (j, port) in (c.ports ?? []).enumerated() {
+                        if let hp = port.hostPort, hp != 0, hp != port.containerPort {
+                            errs.append(.invalid("\(path).\(field)[\(i)].ports[\(j)].containerPort", String(port.containerPort ?? 0),
+                                                 "must match `hostPort` when `hostNetwork` is true"))
+                        }
+                    }
+                }
+            }
+        }
         errs += Self.validateRestartPolicy(restartPolicy, path: path + ".restartPolicy")
         errs += validateDNS(path: path)
         if let ns = nodeSelector { errs += Validation.validateLabels(ns, path: path + ".nodeSelector") }
