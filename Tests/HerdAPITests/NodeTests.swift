@@ -88,6 +88,14 @@ import Testing
         #expect(ns.status?.phase == "Active")
         #expect(ns.metadata.labels == ["kubernetes.io/metadata.name": "team-a"])
         #expect(ns.validate() == [])
+        var finalized = ns
+        finalized.spec?.finalizers = []
+        finalized.applyDefaults()
+        #expect(finalized.spec?.finalizers == [])
+        var deleting = Namespace(metadata: ObjectMeta(name: "gone"))
+        deleting.metadata.deletionTimestamp = Time(Date(timeIntervalSince1970: 0))
+        deleting.applyDefaults()
+        #expect(deleting.spec?.finalizers == nil)
         let json = String(decoding: try JSONEncoder().encode(ns), as: UTF8.self)
         #expect(!json.contains("null"))
     }

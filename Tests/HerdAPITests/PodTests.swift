@@ -236,6 +236,13 @@ func defaultedPod(_ containers: [Container], volumes: [Volume]? = nil) -> Pod {
         #expect(p.validate().map(\.description) == ["spec.containers[0].ports[0].containerPort: Invalid value: \"53\": must match `hostPort` when `hostNetwork` is true"])
     }
 
+    @Test func initialStatus() {
+        var p = defaultedPod([Container(name: "a", image: "i", resources: ResourceRequirements(limits: ["cpu": "1", "memory": "1Gi"]))])
+        #expect(p.initialStatus == PodStatus(phase: "Pending", qosClass: "Guaranteed"))
+        p.spec?.schedulingGates = [PodSchedulingGate(name: "example.com/wait")]
+        #expect(p.initialStatus.conditions?.first?.reason == "SchedulingGated")
+    }
+
     @Test func qosClass() {
         let guaranteed = defaultedPod([Container(name: "a", image: "i", resources: ResourceRequirements(limits: ["cpu": "1", "memory": "1Gi"]))])
         #expect(guaranteed.spec?.qosClass == "Guaranteed")

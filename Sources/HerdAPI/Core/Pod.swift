@@ -124,6 +124,19 @@ public enum QOSClass {
 }
 
 extension Pod {
+    /// The status a new pod starts with (upstream's create strategy): Pending with its QoS class, and a
+    /// PodScheduled=False SchedulingGated condition while scheduling gates remain.
+    public var initialStatus: PodStatus {
+        let s = spec ?? PodSpec()
+        var status = PodStatus(phase: PodPhase.pending, qosClass: s.qosClass)
+        if !(s.schedulingGates ?? []).isEmpty {
+            status.conditions = [PodCondition(type: PodConditionType.podScheduled, status: ConditionStatus.false,
+                                              reason: "SchedulingGated",
+                                              message: "Scheduling is blocked due to non-empty scheduling gates")]
+        }
+        return status
+    }
+
     /// Whether status.conditions has Ready=True.
     public var isReady: Bool {
         status?.conditions?.contains { $0.type == PodConditionType.ready && $0.status == ConditionStatus.true } ?? false
