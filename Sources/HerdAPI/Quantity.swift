@@ -207,7 +207,12 @@ public struct Quantity: Codable, Hashable, Sendable, Comparable, CustomStringCon
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         let text: String
-        // Upstream accepts both `"100m"` and bare numbers (`0.5`); numbers are read from their exact text.
+        // Upstream accepts both `"100m"` and bare numbers (`0.5`); numbers are read from their exact text, and
+        // null is zero.
+        if c.decodeNil() {
+            self.init(nanos: 0)
+            return
+        }
         if let s = try? c.decode(String.self) {
             text = s.trimmingCharacters(in: .whitespaces)
         } else if let i = try? c.decode(Int64.self) {

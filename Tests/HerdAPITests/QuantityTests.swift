@@ -104,6 +104,7 @@ import Yams
         #expect(decoded["c"]?.description == "500m")
         #expect(decoded["d"]?.description == "1536Mi")
         #expect(decoded["e"]?.description == "1k")
+        #expect(try JSONDecoder().decode([String: Quantity].self, from: Data(#"{"a":null}"#.utf8))["a"]?.isZero == true)
         let out = String(decoding: try JSONEncoder().encode(Holder(q: .mustParse("1.5"))), as: UTF8.self)
         #expect(out == #"{"q":"1500m"}"#)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Holder.self, from: Data(#"{"q":"1Kb"}"#.utf8)) }
