@@ -467,6 +467,12 @@ func defaultedPod(_ containers: [Container], volumes: [Volume]? = nil) -> Pod {
         #expect(cells(backoff)[2...3] == ["Init:CrashLoopBackOff", "4"])
     }
 
+    @Test func schedulingGated() {
+        var p = pod(phase: "Pending", containers: [])
+        p.status?.conditions = [PodCondition(type: "PodScheduled", status: "False", reason: "SchedulingGated")]
+        #expect(cells(p)[2] == "SchedulingGated")
+    }
+
     @Test func terminating() {
         var p = pod(phase: "Running", containers: [ContainerStatus(name: "a", state: ContainerState(running: ContainerStateRunning()), ready: true)])
         p.metadata.deletionTimestamp = at(1)
