@@ -534,11 +534,6 @@ extension Container {
         case "": errs.append(.required(path + ".terminationMessagePolicy", "must be 'File' or 'FallbackToLogsOnError'"))
         case let t: errs.append(.invalid(path + ".terminationMessagePolicy", t, "must be 'File' or 'FallbackToLogsOnError'"))
         }
-        switch imagePullPolicy ?? "" {
-        case PullPolicy.always, PullPolicy.ifNotPresent, PullPolicy.never: break
-        case "": errs.append(.required(path + ".imagePullPolicy"))
-        case let p: errs.append(.notSupported(path + ".imagePullPolicy", p, [PullPolicy.always, PullPolicy.ifNotPresent, PullPolicy.never]))
-        }
         errs += Self.validatePorts(ports ?? [], path: path + ".ports")
         errs += Self.validateEnv(env ?? [], path: path + ".env")
         for (i, e) in (envFrom ?? []).enumerated() {
@@ -572,6 +567,11 @@ extension Container {
                     errs.append(.invalid(p + ".subPath", sp, "must not contain '..'"))
                 }
             }
+        }
+        switch imagePullPolicy ?? "" {
+        case PullPolicy.always, PullPolicy.ifNotPresent, PullPolicy.never: break
+        case "": errs.append(.required(path + ".imagePullPolicy"))
+        case let p: errs.append(.notSupported(path + ".imagePullPolicy", p, [PullPolicy.always, PullPolicy.ifNotPresent, PullPolicy.never]))
         }
         errs += (resources ?? ResourceRequirements()).validate(path: path + ".resources")
         if let sc = securityContext {
