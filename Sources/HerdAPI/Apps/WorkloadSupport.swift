@@ -134,14 +134,6 @@ enum Workload {
         return [.invalid(path, s, "must not be greater than 100%")]
     }
 
-    static func describe(_ value: IntOrString?) -> String {
-        switch value {
-        case .int(let i)?: return "\(i)"
-        case .string(let s)?: return s
-        case nil: return ""
-        }
-    }
-
     static func immutable<T: Equatable>(_ new: T, _ old: T, _ path: String, _ shown: String = "") -> [FieldError] {
         new == old ? [] : [.invalid(path, shown, Validation.fieldImmutableErrorMsg)]
     }
