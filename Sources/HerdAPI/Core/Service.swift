@@ -293,6 +293,69 @@ public struct Service: APIObject, Hashable {
         return errs
     }
 
+    /// The update preparation of upstream's service registry, to run after `applyDefaults()` and before
+    /// `validateUpdate(old:)`: values the server allocated (cluster IPs, node ports, health-check node port)
+    /// are kept when an update (e.g. a PUT of the original manifest) leaves them out, and values that only
+    /// the old type used are dropped when the type changes and the user left them as they were.
+    public mutating func prepareForUpdate(old: Service) {
+        var s = spec ?? ServiceSpec()
+        let o = old.spec ?? ServiceSpec()
+        let type = s.type ?? "", oldType = o.type ?? ""
+        func needsClusterIP(_ t: String) -> Bool { t != "ExternalName" }
+        func needsNodePort(_ t: String) -> Bool { t == "NodePort" || t == "LoadBalancer" }
+        func needsHealthCheck(_ t: String, _ policy: String?) -> Bool { t == "LoadBalancer" && policy == "Local" }
+
+        // patchAllocatedValues
+        if needsClusterIP(oldType) && needsClusterIP(type) {
+            if (s.clusterIP ?? "").isEmpty { s.clusterIP = o.clusterIP }
+            if (s.clusterIPs ?? []).isEmpty && !(o.clusterIPs ?? []).isEmpty { s.clusterIPs = o.clusterIPs }
+        }
+        if needsNodePort(oldType) && needsNodePort(type), var ports = s.ports {
+            let usedByNew = Set(ports.compactMap(\.nodePort).filter { $0 != 0 })
+            let oldByName = Dictionary((o.ports ?? []).map { ($0.name ?? "", $0.nodePort ?? 0) }, uniquingKeysWith: { a, _ in a })
+            for i in ports.indices where (ports[i].nodePort ?? 0) == 0 {
+                if let previous = oldByName[ports[i].name ?? ""], previous != 0, !usedByNew.contains(previous) {
+                    ports[i].nodePort = previous
+                }
+            }
+            s.ports = ports
+        }
+        if needsHealthCheck(oldType, o.externalTrafficPolicy) && needsHealthCheck(type, s.externalTrafficPolicy)
+            && (s.healthCheckNodePort ?? 0) == 0 {
+            s.healthCheckNodePort = o.healthCheckNodePort
+        }
+
+        // dropTypeDependentFields
+        if needsClusterIP(oldType) && !needsClusterIP(type) {
+            if s.clusterIP == o.clusterIP && s.clusterIPs == o.clusterIPs {
+                s.clusterIP = nil
+                s.clusterIPs = nil
+            }
+            if s.ipFamilies == o.ipFamilies { s.ipFamilies = nil }
+            if s.ipFamilyPolicy == o.ipFamilyPolicy { s.ipFamilyPolicy = nil }
+        }
+        if needsNodePort(oldType) && !needsNodePort(type), var ports = s.ports,
+           ports.map(\.nodePort) == (o.ports ?? []).map(\.nodePort) {
+            for i in ports.indices { ports[i].nodePort = nil }
+            s.ports = ports
+        }
+        if needsHealthCheck(oldType, o.externalTrafficPolicy) && !needsHealthCheck(type, s.externalTrafficPolicy)
+            && s.healthCheckNodePort == o.healthCheckNodePort {
+            s.healthCheckNodePort = nil
+        }
+        if oldType == "LoadBalancer" && type != "LoadBalancer" {
+            if s.allocateLoadBalancerNodePorts == o.allocateLoadBalancerNodePorts { s.allocateLoadBalancerNodePorts = nil }
+            if s.loadBalancerClass == o.loadBalancerClass { s.loadBalancerClass = nil }
+        }
+        if needsNodePort(oldType) && !needsNodePort(type) && s.externalTrafficPolicy == o.externalTrafficPolicy {
+            s.externalTrafficPolicy = nil
+        }
+        spec = s
+        if type != "LoadBalancer", status?.loadBalancer != nil {
+            status?.loadBalancer = LoadBalancerStatus()
+        }
+    }
+
     public static var tableColumns: [TableColumnDefinition] {
         [TableColumns.name,
          TableColumnDefinition(name: "Type", type: "string", description: "type determines how the Service is exposed."),
