@@ -135,6 +135,16 @@ public struct Quantity: Codable, Hashable, Sendable, Comparable, CustomStringCon
         return Int64(clamping: v)
     }
 
+    /// RoundUp(scale): the value rounded up (away from zero) to a multiple of 10^scale, format kept.
+    public func roundedUp(scale: Int) -> Quantity {
+        let shift = scale + 9
+        guard shift > 0, let unit = Self.pow10(shift) else { return self }
+        let (q, r) = nanos.quotientAndRemainder(dividingBy: unit)
+        guard r != 0 else { return self }
+        let (v, o) = (nanos < 0 ? q - 1 : q + 1).multipliedReportingOverflow(by: unit)
+        return o ? self : Quantity(nanos: v, format: format)
+    }
+
     /// AsApproximateFloat64, for ratios (HPA utilisation) where exactness is not required.
     public var doubleValue: Double { Double(nanos) / 1e9 }
 

@@ -88,6 +88,14 @@ import Testing
         #expect(ns.status?.phase == "Active")
         #expect(ns.metadata.labels == ["kubernetes.io/metadata.name": "team-a"])
         #expect(ns.validate() == [])
+        var finalized = ns
+        finalized.spec?.finalizers = []
+        finalized.applyDefaults()
+        #expect(finalized.spec?.finalizers == [])
+        var deleting = Namespace(metadata: ObjectMeta(name: "gone"))
+        deleting.metadata.deletionTimestamp = Time(Date(timeIntervalSince1970: 0))
+        deleting.applyDefaults()
+        #expect(deleting.spec?.finalizers == nil)
         let json = String(decoding: try JSONEncoder().encode(ns), as: UTF8.self)
         #expect(!json.contains("null"))
     }
@@ -110,7 +118,7 @@ import Testing
         ns.metadata.creationTimestamp = Time(Date(timeIntervalSince1970: 0))
         #expect(ns.tableCells(now: Date(timeIntervalSince1970: 30)) == ["default", "Terminating", "30s"])
         #expect(Namespace.tableColumns.map(\.name) == ["Name", "Status", "Age"])
-        #expect(ns.selectableFields() == ["status.phase": "Terminating"])
+        #expect(ns.selectableFields() == ["status.phase": "Terminating", "name": "default"])
         #expect(Namespace.resourceInfo.shortNames == ["ns"] && Namespace.resourceInfo.subresources == ["status", "finalize"])
     }
 }

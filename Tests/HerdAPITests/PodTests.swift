@@ -213,11 +213,34 @@ func defaultedPod(_ containers: [Container], volumes: [Volume]? = nil) -> Pod {
         #expect(t.spec?.containers?.first?.imagePullPolicy == "IfNotPresent")
     }
 
+    @Test func ephemeralContainersAndResourceRounding() {
+        var p = Pod(metadata: ObjectMeta(name: "p", namespace: "d"), spec: PodSpec(
+            containers: [Container(name: "c", image: "i", resources: ResourceRequirements(limits: ["cpu": "1n"]))],
+            ephemeralContainers: [EphemeralContainer(name: "debug", image: "busybox", targetContainerName: "c")],
+            overhead: ["cpu": "0.0001"]))
+        p.applyDefaults()
+        #expect(p.spec?.containers?.first?.resources?.limits?["cpu"]?.description == "1m")
+        #expect(p.spec?.containers?.first?.resources?.requests?["cpu"]?.description == "1m")
+        #expect(p.spec?.overhead?["cpu"]?.description == "1m")
+        let e = p.spec?.ephemeralContainers?.first
+        #expect(e?.imagePullPolicy == "Always" && e?.terminationMessagePolicy == "File" && e?.terminationMessagePath == "/dev/termination-log")
+    }
+
     @Test func hostNetworkPorts() {
         var p = Pod(metadata: ObjectMeta(name: "p", namespace: "d"),
                     spec: PodSpec(containers: [Container(name: "c", image: "i", ports: [ContainerPort(containerPort: 53)])], hostNetwork: true))
         p.applyDefaults()
         #expect(p.spec?.containers?.first?.ports?.first?.hostPort == 53)
+        #expect(p.validate() == [])
+        p.spec?.containers?[0].ports?[0].hostPort = 54
+        #expect(p.validate().map(\.description) == ["spec.containers[0].ports[0].containerPort: Invalid value: \"53\": must match `hostPort` when `hostNetwork` is true"])
+    }
+
+    @Test func initialStatus() {
+        var p = defaultedPod([Container(name: "a", image: "i", resources: ResourceRequirements(limits: ["cpu": "1", "memory": "1Gi"]))])
+        #expect(p.initialStatus == PodStatus(phase: "Pending", qosClass: "Guaranteed"))
+        p.spec?.schedulingGates = [PodSchedulingGate(name: "example.com/wait")]
+        #expect(p.initialStatus.conditions?.first?.reason == "SchedulingGated")
     }
 
     @Test func qosClass() {
@@ -464,7 +487,8 @@ func defaultedPod(_ containers: [Container], volumes: [Volume]? = nil) -> Pod {
         #expect(p.selectableFields()["spec.nodeName"] == "n1")
         #expect(p.selectableFields()["status.phase"] == "Running")
         #expect(p.selectableFields()["status.podIP"] == "10.0.0.1")
-        #expect(p.selectableFields().count == 7)
+        #expect(p.selectableFields().count == 8)
+        #expect(p.selectableFields()["spec.hostNetwork"] == "false")
         #expect(Pod.statusFields == ["status"])
         #expect(Pod.resourceInfo.shortNames == ["po"] && Pod.resourceInfo.categories == ["all"])
         #expect(Pod.resourceInfo.subresources.contains("log") && Pod.resourceInfo.subresources.contains("eviction"))
@@ -487,5 +511,26 @@ func defaultedPod(_ containers: [Container], volumes: [Volume]? = nil) -> Pod {
         #expect(pod([running, completed], ready: false).tableCells(now: now)[2] == "NotReady")
         #expect(pod([failed, completed], ready: false).tableCells(now: now)[2] == "Error")
         #expect(pod([running, completed], ready: true).tableCells(now: now)[1] == "1/2")
+    }
+}
+
+@Suite struct PodSchedulingValidationTests {
+    @Test func affinitySpreadAndAliases() {
+        var p = defaultedPod([Container(name: "c", image: "i")])
+        p.spec?.affinity = Affinity(
+            nodeAffinity: NodeAffinity(requiredDuringSchedulingIgnoredDuringExecution: NodeSelector(nodeSelectorTerms: [
+                NodeSelectorTerm(matchExpressions: [NodeSelectorRequirement(key: "zone", operator: "In")])])),
+            podAntiAffinity: PodAntiAffinity(preferredDuringSchedulingIgnoredDuringExecution: [
+                WeightedPodAffinityTerm(weight: 101, podAffinityTerm: PodAffinityTerm())]))
+        p.spec?.topologySpreadConstraints = [TopologySpreadConstraint(maxSkew: 0, topologyKey: "zone", whenUnsatisfiable: "Maybe")]
+        p.spec?.hostAliases = [HostAlias(ip: "10.0.0.300", hostnames: ["ok.local"])]
+        #expect(p.validate().map(\.field) == [
+            "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values",
+            "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight",
+            "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey",
+            "spec.topologySpreadConstraints[0].maxSkew",
+            "spec.topologySpreadConstraints[0].whenUnsatisfiable",
+            "spec.hostAliases[0].ip",
+        ])
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HerdAPI
+import Yams
 
 @Suite struct QuantityTests {
     /// Input and upstream's canonical String().
@@ -56,6 +57,15 @@ import Testing
         #expect(try Quantity(parsing: "250m").scaledValue(-6) == 250_000)
     }
 
+    @Test func roundUp() throws {
+        #expect(try Quantity(parsing: "1n").roundedUp(scale: -3).description == "1m")
+        #expect(try Quantity(parsing: "1.0001").roundedUp(scale: -3).description == "1001m")
+        #expect(try Quantity(parsing: "-1.5m").roundedUp(scale: -3).description == "-2m")
+        #expect(try Quantity(parsing: "100m").roundedUp(scale: -3).description == "100m")
+        #expect(try Quantity(parsing: "1Gi").roundedUp(scale: -3).description == "1Gi")
+        #expect(try Quantity(parsing: "1500m").roundedUp(scale: 0).description == "2")
+    }
+
     @Test func formatsAreKept() throws {
         #expect(try Quantity(parsing: "1Gi").format == .binarySI)
         #expect(try Quantity(parsing: "2e3").format == .decimalExponent)
@@ -98,5 +108,17 @@ import Testing
         #expect(out == #"{"q":"1500m"}"#)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Holder.self, from: Data(#"{"q":"1Kb"}"#.utf8)) }
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Holder.self, from: Data(#"{"q":true}"#.utf8)) }
+    }
+}
+
+@Suite struct QuantityYAMLTests {
+    struct Limits: Codable { var cpu: Quantity; var memory: Quantity; var port: IntOrString; var named: IntOrString }
+
+    @Test func yamlScalars() throws {
+        let l = try YAMLDecoder().decode(Limits.self, from: "cpu: 0.5\nmemory: 1Gi\nport: 8080\nnamed: http\n")
+        #expect(l.cpu.description == "500m")
+        #expect(l.memory.description == "1Gi")
+        #expect(l.port == .int(8080))
+        #expect(l.named == .string("http"))
     }
 }

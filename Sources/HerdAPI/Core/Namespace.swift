@@ -28,7 +28,9 @@ public struct Namespace: APIObject, Hashable {
         self.status = status
     }
 
-    /// SetDefaults_Namespace and SetDefaults_NamespaceStatus, plus the create strategy's spec.finalizers.
+    /// SetDefaults_Namespace and SetDefaults_NamespaceStatus, plus the create strategy's "kubernetes" finalizer.
+    /// The finalizer is added only while spec.finalizers is absent and the namespace is not being deleted, so
+    /// the namespace controller's removal (an empty list) sticks across later updates.
     public mutating func applyDefaults() {
         apiVersion = Self.resourceInfo.apiVersion
         kind = Self.resourceInfo.kind
@@ -38,7 +40,7 @@ public struct Namespace: APIObject, Hashable {
             metadata.labels = labels
         }
         var s = spec ?? NamespaceSpec()
-        if s.finalizers == nil { s.finalizers = [Self.kubernetesFinalizer] }
+        if s.finalizers == nil, metadata.deletionTimestamp == nil { s.finalizers = [Self.kubernetesFinalizer] }
         spec = s
         var st = status ?? NamespaceStatus()
         if (st.phase ?? "").isEmpty { st.phase = Self.active }
@@ -69,7 +71,8 @@ public struct Namespace: APIObject, Hashable {
         return errs
     }
 
-    public func selectableFields() -> [String: String] { ["status.phase": status?.phase ?? ""] }
+    /// status.phase, plus the legacy "name" field upstream still accepts for namespaces.
+    public func selectableFields() -> [String: String] { ["status.phase": status?.phase ?? "", "name": metadata.name ?? ""] }
 
     public static let tableColumns: [TableColumnDefinition] = [
         TableColumns.name,

@@ -21,13 +21,14 @@ public struct Node: APIObject, Hashable {
         self.status = status
     }
 
-    /// SetDefaults_NodeStatus: allocatable defaults to capacity.
+    /// SetDefaults_NodeStatus (allocatable defaults to capacity) and milli rounding of both lists.
     public mutating func applyDefaults() {
         apiVersion = Self.resourceInfo.apiVersion
         kind = Self.resourceInfo.kind
-        if status?.allocatable == nil, let capacity = status?.capacity {
-            status?.allocatable = capacity
-        }
+        guard var s = status else { return }
+        s.capacity = s.capacity.map(ResourceRequirements.roundedToMilli)
+        s.allocatable = s.allocatable.map(ResourceRequirements.roundedToMilli) ?? s.capacity
+        status = s
     }
 
     public func validate() -> [FieldError] {
@@ -88,11 +89,21 @@ public struct Node: APIObject, Hashable {
     static func isCIDR(_ s: String) -> Bool {
         let parts = s.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let bits = Int(parts[1]) else { return false }
-        let ip = String(parts[0])
+        switch ipFamily(String(parts[0])) {
+        case 4: return (0...32).contains(bits)
+        case 6: return (0...128).contains(bits)
+        default: return false
+        }
+    }
+
+    static func isIP(_ s: String) -> Bool { ipFamily(s) != nil }
+
+    /// 4 or 6 for a textual IPv4 or IPv6 address, nil otherwise.
+    static func ipFamily(_ s: String) -> Int? {
         var v4 = in_addr(), v6 = in6_addr()
-        if inet_pton(AF_INET, ip, &v4) == 1 { return (0...32).contains(bits) }
-        if inet_pton(AF_INET6, ip, &v6) == 1 { return (0...128).contains(bits) }
-        return false
+        if inet_pton(AF_INET, s, &v4) == 1 { return 4 }
+        if inet_pton(AF_INET6, s, &v6) == 1 { return 6 }
+        return nil
     }
 
     public func selectableFields() -> [String: String] {

@@ -28,6 +28,7 @@ public struct Pod: APIObject, Hashable {
             "spec.restartPolicy": spec?.restartPolicy ?? "",
             "spec.schedulerName": spec?.schedulerName ?? "",
             "spec.serviceAccountName": spec?.serviceAccountName ?? "",
+            "spec.hostNetwork": (spec?.hostNetwork ?? false) ? "true" : "false",
             "status.phase": status?.phase ?? "",
             "status.podIP": status?.podIP ?? "",
             "status.nominatedNodeName": status?.nominatedNodeName ?? "",
@@ -123,6 +124,19 @@ public enum QOSClass {
 }
 
 extension Pod {
+    /// The status a new pod starts with (upstream's create strategy): Pending with its QoS class, and a
+    /// PodScheduled=False SchedulingGated condition while scheduling gates remain.
+    public var initialStatus: PodStatus {
+        let s = spec ?? PodSpec()
+        var status = PodStatus(phase: PodPhase.pending, qosClass: s.qosClass)
+        if !(s.schedulingGates ?? []).isEmpty {
+            status.conditions = [PodCondition(type: PodConditionType.podScheduled, status: ConditionStatus.false,
+                                              reason: "SchedulingGated",
+                                              message: "Scheduling is blocked due to non-empty scheduling gates")]
+        }
+        return status
+    }
+
     /// Whether status.conditions has Ready=True.
     public var isReady: Bool {
         status?.conditions?.contains { $0.type == PodConditionType.ready && $0.status == ConditionStatus.true } ?? false

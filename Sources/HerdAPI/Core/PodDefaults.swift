@@ -47,6 +47,7 @@ extension PodSpec {
         if securityContext == nil { securityContext = PodSecurityContext() }
         if terminationGracePeriodSeconds == nil { terminationGracePeriodSeconds = 30 }
         if (schedulerName ?? "").isEmpty { schedulerName = "default-scheduler" }
+        overhead = overhead.map(ResourceRequirements.roundedToMilli)
         containers = containers?.map { var c = $0; c.applyDefaults(); return c }
         initContainers = initContainers?.map { var c = $0; c.applyDefaults(); return c }
         ephemeralContainers = ephemeralContainers?.map { var c = $0; c.applyDefaults(); return c }
@@ -59,6 +60,7 @@ extension Container {
         if (imagePullPolicy ?? "").isEmpty { imagePullPolicy = Self.defaultPullPolicy(image: image ?? "") }
         if (terminationMessagePath ?? "").isEmpty { terminationMessagePath = "/dev/termination-log" }
         if (terminationMessagePolicy ?? "").isEmpty { terminationMessagePolicy = "File" }
+        resources?.applyDefaults()
         ports = ports?.map { var p = $0; p.applyDefaults(); return p }
         env = env?.map { var e = $0; e.applyDefaults(); return e }
         livenessProbe?.applyDefaults()
@@ -107,15 +109,30 @@ extension Container {
 }
 
 extension EphemeralContainer {
-    /// Ephemeral containers get the nested defaults (ports, env, probes, lifecycle) but not the container-level
-    /// ones, like upstream's generated defaulter.
+    /// The same defaults as a regular container (SetDefaults_EphemeralContainer).
     public mutating func applyDefaults() {
+        if (imagePullPolicy ?? "").isEmpty { imagePullPolicy = Container.defaultPullPolicy(image: image ?? "") }
+        if (terminationMessagePath ?? "").isEmpty { terminationMessagePath = "/dev/termination-log" }
+        if (terminationMessagePolicy ?? "").isEmpty { terminationMessagePolicy = "File" }
+        resources?.applyDefaults()
         ports = ports?.map { var p = $0; p.applyDefaults(); return p }
         env = env?.map { var e = $0; e.applyDefaults(); return e }
         livenessProbe?.applyDefaults()
         readinessProbe?.applyDefaults()
         startupProbe?.applyDefaults()
         lifecycle?.applyDefaults()
+    }
+}
+
+extension ResourceRequirements {
+    /// SetDefaults_ResourceList: amounts are rounded up to milli precision.
+    public mutating func applyDefaults() {
+        limits = limits.map(Self.roundedToMilli)
+        requests = requests.map(Self.roundedToMilli)
+    }
+
+    public static func roundedToMilli(_ list: [String: Quantity]) -> [String: Quantity] {
+        list.mapValues { $0.roundedUp(scale: -3) }
     }
 }
 

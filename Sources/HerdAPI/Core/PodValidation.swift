@@ -93,6 +93,19 @@ extension PodSpec {
             if (c.image ?? "").isEmpty { errs.append(.required(p + ".image")) }
         }
 
+        if hostNetwork == true {
+            // The pod shares the node's network, so a port can only be published as itself.
+            for (field, list) in [("containers", app), ("initContainers", inits)] {
+                for (i, c) in list.enumerated() {
+                    for (j, port) in (c.ports ?? []).enumerated() {
+                        if let hp = port.hostPort, hp != 0, hp != port.containerPort {
+                            errs.append(.invalid("\(path).\(field)[\(i)].ports[\(j)].containerPort", String(port.containerPort ?? 0),
+                                                 "must match `hostPort` when `hostNetwork` is true"))
+                        }
+                    }
+                }
+            }
+        }
         errs += Self.validateRestartPolicy(restartPolicy, path: path + ".restartPolicy")
         errs += validateDNS(path: path)
         if let ns = nodeSelector { errs += Validation.validateLabels(ns, path: path + ".nodeSelector") }
@@ -131,9 +144,91 @@ extension PodSpec {
                 errs += (pref.preference ?? NodeSelectorTerm()).validate(path: pp + ".preference")
             }
         }
+        if let pa = affinity?.podAffinity {
+            errs += Self.validatePodAffinityTerms(pa.requiredDuringSchedulingIgnoredDuringExecution, pa.preferredDuringSchedulingIgnoredDuringExecution,
+                                                  path: path + ".affinity.podAffinity")
+        }
+        if let paa = affinity?.podAntiAffinity {
+            errs += Self.validatePodAffinityTerms(paa.requiredDuringSchedulingIgnoredDuringExecution, paa.preferredDuringSchedulingIgnoredDuringExecution,
+                                                  path: path + ".affinity.podAntiAffinity")
+        }
+        for (i, secret) in (imagePullSecrets ?? []).enumerated() where (secret.name ?? "").isEmpty {
+            errs.append(.required("\(path).imagePullSecrets[\(i)].name"))
+        }
+        if let sc = securityContext {
+            for (field, v) in [("runAsUser", sc.runAsUser), ("runAsGroup", sc.runAsGroup), ("fsGroup", sc.fsGroup)] {
+                if let v, v < 0 || v > Int64(Int32.max) {
+                    errs.append(.invalid("\(path).securityContext.\(field)", String(v), Validation.inclusiveRangeError(0, Int(Int32.max))))
+                }
+            }
+        }
+        errs += validateTopologySpread(path: path + ".topologySpreadConstraints")
+        for (i, alias) in (hostAliases ?? []).enumerated() {
+            let ip = alias.ip ?? ""
+            if !Node.isIP(ip) {
+                errs.append(.invalid("\(path).hostAliases[\(i)].ip", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+            }
+            for (j, h) in (alias.hostnames ?? []).enumerated() {
+                errs += Validation.dns1123Subdomain(h).map { .invalid("\(path).hostAliases[\(i)].hostnames[\(j)]", h, $0) }
+            }
+        }
         for (i, g) in (readinessGates ?? []).enumerated() {
             let ct = g.conditionType ?? ""
             errs += Validation.isQualifiedName(ct).map { .invalid("\(path).readinessGates[\(i)].conditionType", ct, $0) }
+        }
+        return errs
+    }
+
+    static func validatePodAffinityTerms(_ required: [PodAffinityTerm]?, _ preferred: [WeightedPodAffinityTerm]?,
+                                         path: String) -> [FieldError] {
+        var errs: [FieldError] = []
+        func term(_ t: PodAffinityTerm, _ p: String) {
+            let key = t.topologyKey ?? ""
+            if key.isEmpty {
+                errs.append(.required(p + ".topologyKey", "can not be empty"))
+            } else {
+                errs += Validation.isQualifiedName(key).map { .invalid(p + ".topologyKey", key, $0) }
+            }
+            for (i, ns) in (t.namespaces ?? []).enumerated() {
+                errs += Validation.dns1123Label(ns).map { .invalid("\(p).namespaces[\(i)]", ns, $0) }
+            }
+        }
+        for (i, t) in (required ?? []).enumerated() {
+            term(t, "\(path).requiredDuringSchedulingIgnoredDuringExecution[\(i)]")
+        }
+        for (i, w) in (preferred ?? []).enumerated() {
+            let p = "\(path).preferredDuringSchedulingIgnoredDuringExecution[\(i)]"
+            if let weight = w.weight, weight < 1 || weight > 100 {
+                errs.append(.invalid(p + ".weight", String(weight), Validation.inclusiveRangeError(1, 100)))
+            }
+            term(w.podAffinityTerm ?? PodAffinityTerm(), p + ".podAffinityTerm")
+        }
+        return errs
+    }
+
+    func validateTopologySpread(path: String) -> [FieldError] {
+        var errs: [FieldError] = []
+        var seen = Set<String>()
+        for (i, c) in (topologySpreadConstraints ?? []).enumerated() {
+            let p = "\(path)[\(i)]"
+            let skew = c.maxSkew ?? 0
+            if skew <= 0 { errs.append(.invalid(p + ".maxSkew", String(skew), "must be greater than zero")) }
+            let key = c.topologyKey ?? ""
+            if key.isEmpty {
+                errs.append(.required(p + ".topologyKey", "can not be empty"))
+            } else {
+                errs += Validation.isQualifiedName(key).map { .invalid(p + ".topologyKey", key, $0) }
+            }
+            let when = c.whenUnsatisfiable ?? ""
+            if when != "DoNotSchedule" && when != "ScheduleAnyway" {
+                errs.append(.notSupported(p + ".whenUnsatisfiable", when, ["DoNotSchedule", "ScheduleAnyway"]))
+            }
+            if let m = c.minDomains, m <= 0 {
+                errs.append(.invalid(p + ".minDomains", String(m), "must be greater than zero"))
+            }
+            let pair = key + "\u{0}" + when
+            if seen.contains(pair) { errs.append(.duplicate(p, "{\(key), \(when)}")) }
+            seen.insert(pair)
         }
         return errs
     }
