@@ -102,6 +102,10 @@ import Testing
         #expect(text.contains("\"targetPort\":80"))
         let decoded = try Fixture.decode(Service.self, #"{"metadata":{"name":"a"},"spec":{"ports":[{"port":53,"protocol":"UDP","targetPort":"dns"}]}}"#)
         #expect(decoded.spec?.ports?[0].targetPort == .string("dns"))
+        // Missing required fields decode (and then fail validation with a field path), never fail decoding.
+        var partial = try Fixture.decode(Service.self, #"{"metadata":{"name":"a","namespace":"default"},"spec":{"ports":[{"name":"x"}]}}"#)
+        partial.applyDefaults()
+        #expect(Fixture.fields(partial.validate()) == ["spec.ports[0].port", "spec.ports[0].targetPort"])
     }
 
     @Test func tableCells() {

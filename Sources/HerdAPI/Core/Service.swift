@@ -7,7 +7,7 @@ public struct ServicePort: Codable, Hashable, Sendable {
     public var name: String?
     public var `protocol`: String?
     public var appProtocol: String?
-    public var port: Int32
+    public var port: Int32?
     public var targetPort: IntOrString?
     public var nodePort: Int32?
 
@@ -69,8 +69,8 @@ public struct ServiceSpec: Codable, Hashable, Sendable {
 }
 
 public struct PortStatus: Codable, Hashable, Sendable {
-    public var port: Int32
-    public var `protocol`: String
+    public var port: Int32?
+    public var `protocol`: String?
     public var error: String?
     public init(port: Int32, protocol proto: String, error: String? = nil) {
         self.port = port
@@ -144,7 +144,7 @@ public struct Service: APIObject, Hashable {
             for i in ports.indices {
                 if (ports[i].protocol ?? "").isEmpty { ports[i].protocol = "TCP" }
                 switch ports[i].targetPort {
-                case nil, .int(0)?, .string("")?: ports[i].targetPort = .int(ports[i].port)
+                case nil, .int(0)?, .string("")?: ports[i].targetPort = .int(ports[i].port ?? 0)
                 default: break
                 }
             }
@@ -211,9 +211,7 @@ public struct Service: APIObject, Hashable {
                 errs += Validation.dns1123Label(name).map { .invalid(path + ".name", name, $0) }
                 if !names.insert(name).inserted { errs.append(.duplicate(path + ".name", name)) }
             }
-            if !(1...65535).contains(p.port) {
-                errs.append(.invalid(path + ".port", "\(p.port)", "must be between 1 and 65535, inclusive"))
-            }
+            errs += Validation.validatePortNumber(p.port ?? 0, path: path + ".port")
             let proto = p.protocol ?? ""
             if proto.isEmpty {
                 errs.append(.required(path + ".protocol"))
@@ -369,9 +367,9 @@ public struct Service: APIObject, Hashable {
     public func tableCells(now: Date) -> [JSONValue] {
         let s = spec ?? ServiceSpec()
         let ports = (s.ports ?? []).map { p -> String in
-            let proto = p.protocol ?? ""
-            if let np = p.nodePort, np > 0 { return "\(p.port):\(np)/\(proto)" }
-            return "\(p.port)/\(proto)"
+            let proto = p.protocol ?? "", port = p.port ?? 0
+            if let np = p.nodePort, np > 0 { return "\(port):\(np)/\(proto)" }
+            return "\(port)/\(proto)"
         }.joined(separator: ",")
         return [.string(metadata.name ?? ""), .string(s.type ?? ""), .string(s.clusterIPs?.first ?? "<none>"),
                 .string(externalIPCell), .string(ports.isEmpty ? "<none>" : ports), Workload.age(metadata, now),
@@ -417,8 +415,8 @@ public struct Service: APIObject, Hashable {
 
 /// meta/v1 Condition (used by Service status).
 public struct Condition: Codable, Hashable, Sendable {
-    public var type: String
-    public var status: String
+    public var type: String?
+    public var status: String?
     public var observedGeneration: Int64?
     public var lastTransitionTime: Time?
     public var reason: String?
