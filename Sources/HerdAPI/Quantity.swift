@@ -183,8 +183,9 @@ public struct Quantity: Codable, Hashable, Sendable, Comparable, CustomStringCon
         if useFormat == .binarySI {
             var n = magnitude / UInt128(Self.nanoPerUnit)
             var e = 0
-            while e < Self.binarySuffixes.count - 1, n % 1024 == 0 { n /= 1024; e += 1 }
-            return sign + String(n) + Self.binarySuffixes[e]
+            while n % 1024 == 0 { n /= 1024; e += 1 }
+            // Past "Ei" there is no binary suffix; the exact decimal form follows.
+            if e < Self.binarySuffixes.count { return sign + String(n) + Self.binarySuffixes[e] }
         }
         var m = magnitude
         var e = -9
@@ -193,11 +194,10 @@ public struct Quantity: Codable, Hashable, Sendable, Comparable, CustomStringCon
         let r = ((e % 3) + 3) % 3
         for _ in 0..<r { m *= 10 }
         e -= r
-        if useFormat == .decimalExponent {
+        // Beyond exa there is no SI suffix, so such values fall back to exponent notation ("1e21").
+        if useFormat == .decimalExponent || e > 18 {
             return sign + String(m) + (e == 0 ? "" : "e\(e)")
         }
-        // Beyond exa there is no SI suffix: keep "E" and let the mantissa grow.
-        while e > 18 { m *= 1000; e -= 3 }
         return sign + String(m) + Self.decimalSuffixes[(e + 9) / 3]
     }
 
@@ -207,7 +207,12 @@ public struct Quantity: Codable, Hashable, Sendable, Comparable, CustomStringCon
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         let text: String
-        // Upstream accepts both `"100m"` and bare numbers (`0.5`); numbers are read from their exact text.
+        // Upstream accepts both `"100m"` and bare numbers (`0.5`); numbers are read from their exact text, and
+        // null is zero.
+        if c.decodeNil() {
+            self.init(nanos: 0)
+            return
+        }
         if let s = try? c.decode(String.self) {
             text = s.trimmingCharacters(in: .whitespaces)
         } else if let i = try? c.decode(Int64.self) {

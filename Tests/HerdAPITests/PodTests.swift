@@ -297,15 +297,29 @@ func defaultedPod(_ containers: [Container], volumes: [Volume]? = nil) -> Pod {
         let p = defaultedPod(
             [Container(name: "c", image: "i", volumeMounts: [VolumeMount(name: "missing", mountPath: "/a"), VolumeMount(name: "v", mountPath: "/a")])],
             volumes: [Volume(name: "v", emptyDir: EmptyDirVolumeSource(), configMap: ConfigMapVolumeSource(name: "c")),
-                      Volume(name: "v", secret: SecretVolumeSource()), Volume(name: "Bad", hostPath: HostPathVolumeSource(path: "/x"))])
+                      Volume(name: "v", secret: SecretVolumeSource()), Volume(name: "Bad", hostPath: HostPathVolumeSource(path: "/x")),
+                      Volume(name: "w"), Volume(name: "w")])
         let errs = p.validate()
         #expect(errs.map(\.description) == [
             "spec.volumes[0].configMap: Forbidden: may not specify more than 1 volume type",
             "spec.volumes[1].secret.secretName: Required value",
-            "spec.volumes[1].name: Duplicate value: \"v\"",
             "spec.volumes[2].name: Invalid value: \"Bad\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+            "spec.volumes[4].name: Duplicate value: \"w\"",
             "spec.containers[0].volumeMounts[0].name: Not found: \"missing\"",
+            "spec.containers[0].volumeMounts[1].name: Not found: \"v\"",
             "spec.containers[0].volumeMounts[1].mountPath: Invalid value: \"/a\": must be unique",
+        ])
+    }
+
+    @Test func hostPortsAndEphemeralTargets() {
+        var p = defaultedPod([Container(name: "a", image: "i", ports: [ContainerPort(hostPort: 80, containerPort: 80)]),
+                              Container(name: "b", image: "i", ports: [ContainerPort(hostPort: 80, containerPort: 8080),
+                                                                       ContainerPort(hostPort: 80, containerPort: 80, protocol: "UDP")])])
+        p.spec?.ephemeralContainers = [EphemeralContainer(name: "dbg", image: "busybox", targetContainerName: "nope")]
+        p.applyDefaults()
+        #expect(p.validate().map(\.description) == [
+            "spec.containers[1].ports[0].hostPort: Duplicate value: \"/TCP/80\"",
+            "spec.ephemeralContainers[0].targetContainerName: Not found: \"nope\"",
         ])
     }
 
@@ -465,6 +479,12 @@ func defaultedPod(_ containers: [Container], volumes: [Volume]? = nil) -> Pod {
                           inits: [ContainerStatus(name: "i1", state: ContainerState(waiting: ContainerStateWaiting(reason: "CrashLoopBackOff")), restartCount: 4)],
                           initSpecs: initSpecs)
         #expect(cells(backoff)[2...3] == ["Init:CrashLoopBackOff", "4"])
+    }
+
+    @Test func schedulingGated() {
+        var p = pod(phase: "Pending", containers: [])
+        p.status?.conditions = [PodCondition(type: "PodScheduled", status: "False", reason: "SchedulingGated")]
+        #expect(cells(p)[2] == "SchedulingGated")
     }
 
     @Test func terminating() {

@@ -19,7 +19,13 @@ import Yams
         ("300e6", "300e6"), ("1e18", "1e18"), ("1.5e3", "1500"), ("100e-3", "100e-3"), ("1e0", "1"),
         ("+5", "5"), ("-1k", "-1k"), ("-100m", "-100m"), ("-1Gi", "-1Gi"), ("-1.5", "-1500m"),
         ("1.5n", "2n"), ("0.0001n", "1n"), ("-1.5n", "-2n"), ("1.G", "1G"),
-        ("9223372036854775807Ki", "9223372036854775807"), ("1000E", "1000E"),
+        ("9223372036854775807Ki", "9223372036854775807"), ("1000E", "1e21"), ("5000E", "5e21"),
+        // Values from upstream's TestQuantityParse table, printed canonically.
+        ("100.035k", "100035"), ("0.0005k", "500m"), ("0.5e-1", "50e-3"), ("1.3E+6", "1300e3"), ("10.035M", "10035k"),
+        ("7.123456M", "7123456"), ("6.987654321G", "6987654321"), ("3.001n", "4n"), ("1.1E-9", "2e-9"),
+        ("0.00000012345", "124n"), ("9Ei", "9223372036854775807"), ("12E", "12E"), ("100.035Ki", "102435840m"),
+        ("0.05Gi", "53687091200m"), ("0.5Mi", "512Ki"), (".0001k", "100m"), ("1.", "1"), (".", "0"), ("-.", "0"),
+        ("0.000000000001Ki", "2n"), ("1.01E", "1010P"), ("0.5e0", "500e-3"),
     ]
 
     @Test func canonicalForms() throws {
@@ -33,7 +39,8 @@ import Yams
 
     @Test func invalidInputs() {
         let invalid = ["", "1.2.3", "abc", "1Kb", "1K", "1.1.M", "1+1.0M", "0.1mi", "0.1am", "aoeu", ".5i", "1i",
-                       "-3.01i", "-3.01e-", " 1", "1 ", "1e", "1Mb", "1 Gi", "++1", "1e1.5", "Ki"]
+                       "-3.01i", "-3.01e-", " 1", "1 ", "1e", "1Mb", "1 Gi", "++1", "1e1.5", "Ki",
+                       "1e4294967297", "1E-2147483648"]
         for s in invalid {
             #expect(Quantity(s) == nil, "\(s) must not parse")
         }
@@ -64,6 +71,16 @@ import Yams
         #expect(try Quantity(parsing: "100m").roundedUp(scale: -3).description == "100m")
         #expect(try Quantity(parsing: "1Gi").roundedUp(scale: -3).description == "1Gi")
         #expect(try Quantity(parsing: "1500m").roundedUp(scale: 0).description == "2")
+    }
+
+    @Test func binaryPastExbi() throws {
+        // Only arithmetic gets here (parsing caps binary values at the largest int64).
+        var q = try Quantity(parsing: "1Ei")
+        for _ in 0..<1023 { q += try Quantity(parsing: "1Ei") }
+        #expect(q.description == "1180591620717411303424")
+        #expect(try Quantity(parsing: q.description) == q)
+        #expect(Quantity(milli: 1024, format: .binarySI).description == "1024m")
+        #expect(Quantity(milli: 1024 * 1024, format: .binarySI).description == "1048576m")
     }
 
     @Test func formatsAreKept() throws {
@@ -104,6 +121,7 @@ import Yams
         #expect(decoded["c"]?.description == "500m")
         #expect(decoded["d"]?.description == "1536Mi")
         #expect(decoded["e"]?.description == "1k")
+        #expect(try JSONDecoder().decode([String: Quantity].self, from: Data(#"{"a":null}"#.utf8))["a"]?.isZero == true)
         let out = String(decoding: try JSONEncoder().encode(Holder(q: .mustParse("1.5"))), as: UTF8.self)
         #expect(out == #"{"q":"1500m"}"#)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Holder.self, from: Data(#"{"q":"1Kb"}"#.utf8)) }

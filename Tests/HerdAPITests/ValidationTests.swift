@@ -96,6 +96,14 @@ import Testing
         #expect(Validation.validateObjectMeta(ObjectMeta(name: "a.b"), namespaced: false, nameValidator: Validation.nameIsDNSLabel).count == 1)
     }
 
+    @Test func generateNamePrefix() {
+        var meta = ObjectMeta(name: "web-x7k2p", namespace: "default")
+        meta.generateName = "web-"
+        #expect(Validation.validateObjectMeta(meta, namespaced: true).isEmpty)
+        meta.generateName = "Web-"
+        #expect(Validation.validateObjectMeta(meta, namespaced: true).map(\.field) == ["metadata.generateName"])
+    }
+
     @Test func objectMetaUpdate() {
         var old = ObjectMeta(name: "web", namespace: "default")
         old.uid = "u1"

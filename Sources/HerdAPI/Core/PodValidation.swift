@@ -47,8 +47,9 @@ extension PodSpec {
     public func validate(path: String) -> [FieldError] {
         var errs: [FieldError] = []
         let vols = volumes ?? []
-        errs += Self.validateVolumes(vols, path: path + ".volumes")
-        let volumeNames = Set(vols.compactMap(\.name))
+        // Only volumes that passed validation can be mounted, as upstream.
+        let (volumeErrors, volumeNames) = Self.validateVolumes(vols, path: path + ".volumes")
+        errs += volumeErrors
         let app = containers ?? []
         let inits = initContainers ?? []
         if app.isEmpty { errs.append(.required(path + ".containers")) }
@@ -62,8 +63,10 @@ extension PodSpec {
             if c.restartPolicy != nil { errs.append(.forbidden(p + ".restartPolicy", "may not be set for non-init containers")) }
             errs += c.validateProbesAndLifecycle(path: p)
         }
+        errs += Self.validateHostPorts(app, path: path + ".containers")
         for (i, c) in inits.enumerated() {
             let p = "\(path).initContainers[\(i)]"
+            errs += Self.validateHostPorts([c], path: path + ".initContainers", firstIndex: i)
             errs += c.validateCommon(path: p, volumes: volumeNames)
             if let n = c.name, !n.isEmpty {
                 if names.contains(n) { errs.append(.duplicate(p + ".name", n)) } else { names.insert(n) }
@@ -91,6 +94,10 @@ extension PodSpec {
                 errs.append(.required(p + ".name"))
             }
             if (c.image ?? "").isEmpty { errs.append(.required(p + ".image")) }
+            let regular = Set(app.compactMap(\.name) + inits.compactMap(\.name))
+            if let target = c.targetContainerName, !target.isEmpty, !regular.contains(target) {
+                errs.append(FieldError(.notFound, p + ".targetContainerName", target))
+            }
         }
 
         if hostNetwork == true {
@@ -259,20 +266,40 @@ extension PodSpec {
         return errs
     }
 
-    static func validateVolumes(_ volumes: [Volume], path: String) -> [FieldError] {
+    static func validateVolumes(_ volumes: [Volume], path: String) -> ([FieldError], Set<String>) {
         var errs: [FieldError] = []
         var names = Set<String>()
         for (i, v) in volumes.enumerated() {
             let p = "\(path)[\(i)]"
-            errs += v.validateSource(path: p)
+            var el = v.validateSource(path: p)
             let name = v.name ?? ""
             if name.isEmpty {
-                errs.append(.required(p + ".name"))
+                el.append(.required(p + ".name"))
             } else {
-                errs += Validation.dns1123Label(name).map { .invalid(p + ".name", name, $0) }
+                el += Validation.dns1123Label(name).map { .invalid(p + ".name", name, $0) }
             }
-            if names.contains(name) { errs.append(.duplicate(p + ".name", name)) }
-            names.insert(name)
+            if names.contains(name) { el.append(.duplicate(p + ".name", name)) }
+            if el.isEmpty { names.insert(name) }
+            errs += el
+        }
+        return (errs, names)
+    }
+
+    /// AccumulateUniqueHostPorts: one hostIP/protocol/hostPort triple per pod (per init container for init
+    /// containers, which run one at a time).
+    static func validateHostPorts(_ containers: [Container], path: String, firstIndex: Int = 0) -> [FieldError] {
+        var errs: [FieldError] = []
+        var seen = Set<String>()
+        for (i, c) in containers.enumerated() {
+            for (j, port) in (c.ports ?? []).enumerated() {
+                guard let hp = port.hostPort, hp != 0 else { continue }
+                let key = "\(port.hostIP ?? "")/\(port.protocol ?? "")/\(hp)"
+                if seen.contains(key) {
+                    errs.append(.duplicate("\(path)[\(firstIndex + i)].ports[\(j)].hostPort", key))
+                } else {
+                    seen.insert(key)
+                }
+            }
         }
         return errs
     }
@@ -507,11 +534,6 @@ extension Container {
         case "": errs.append(.required(path + ".terminationMessagePolicy", "must be 'File' or 'FallbackToLogsOnError'"))
         case let t: errs.append(.invalid(path + ".terminationMessagePolicy", t, "must be 'File' or 'FallbackToLogsOnError'"))
         }
-        switch imagePullPolicy ?? "" {
-        case PullPolicy.always, PullPolicy.ifNotPresent, PullPolicy.never: break
-        case "": errs.append(.required(path + ".imagePullPolicy"))
-        case let p: errs.append(.notSupported(path + ".imagePullPolicy", p, [PullPolicy.always, PullPolicy.ifNotPresent, PullPolicy.never]))
-        }
         errs += Self.validatePorts(ports ?? [], path: path + ".ports")
         errs += Self.validateEnv(env ?? [], path: path + ".env")
         for (i, e) in (envFrom ?? []).enumerated() {
@@ -545,6 +567,11 @@ extension Container {
                     errs.append(.invalid(p + ".subPath", sp, "must not contain '..'"))
                 }
             }
+        }
+        switch imagePullPolicy ?? "" {
+        case PullPolicy.always, PullPolicy.ifNotPresent, PullPolicy.never: break
+        case "": errs.append(.required(path + ".imagePullPolicy"))
+        case let p: errs.append(.notSupported(path + ".imagePullPolicy", p, [PullPolicy.always, PullPolicy.ifNotPresent, PullPolicy.never]))
         }
         errs += (resources ?? ResourceRequirements()).validate(path: path + ".resources")
         if let sc = securityContext {
