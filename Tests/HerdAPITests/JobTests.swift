@@ -33,7 +33,7 @@ import Testing
         ])))
         j.applyDefaults()
         #expect(j.spec?.parallelism == 3 && j.spec?.completions == nil)
-        #expect(j.spec?.podFailurePolicy?.rules[0].onPodConditions?[0].status == "True")
+        #expect(j.spec?.podFailurePolicy?.rules?[0].onPodConditions?[0].status == "True")
         #expect(j.spec?.podReplacementPolicy == "Failed")
     }
 

@@ -33,7 +33,7 @@ import Testing
 
         var noTemplate = try replicaSet()
         noTemplate.spec?.template = nil
-        #expect(Fixture.fields(noTemplate.validate()) == ["spec.template"])
+        #expect(Fixture.fields(noTemplate.validate()) == ["spec.template.metadata.labels", "spec.template.spec.containers"])
     }
 
     @Test func selectorImmutable() throws {

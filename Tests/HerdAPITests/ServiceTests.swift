@@ -72,6 +72,29 @@ import Testing
         #expect(same.validateUpdate(old: old).isEmpty)
     }
 
+    @Test func prepareForUpdateKeepsAllocationsAndDropsStaleOnes() {
+        var old = service("NodePort", ports: [ServicePort(name: "http", port: 80, nodePort: 30080)])
+        old.spec?.clusterIP = "10.43.0.10"
+        old.spec?.clusterIPs = ["10.43.0.10"]
+        // A PUT of the original manifest: no cluster IP, no node port.
+        var put = service("NodePort", ports: [ServicePort(name: "http", port: 80)])
+        put.prepareForUpdate(old: old)
+        #expect(put.spec?.clusterIP == "10.43.0.10" && put.spec?.clusterIPs == ["10.43.0.10"])
+        #expect(put.spec?.ports?[0].nodePort == 30080)
+
+        var toExternal = old
+        toExternal.spec?.type = "ExternalName"
+        toExternal.spec?.externalName = "db.example.com"
+        toExternal.applyDefaults()
+        toExternal.prepareForUpdate(old: old)
+        let s = toExternal.spec ?? ServiceSpec()
+        #expect(s.clusterIP == nil && s.clusterIPs == nil && s.ipFamilies == nil && s.ipFamilyPolicy == nil)
+        #expect(s.ports?[0].nodePort == nil && s.externalTrafficPolicy == nil)
+        old.metadata.resourceVersion = "1"
+        toExternal.metadata.resourceVersion = "1"
+        #expect(toExternal.validateUpdate(old: old).isEmpty)
+    }
+
     @Test func jsonRoundTrip() throws {
         var s = service("LoadBalancer")
         s.status = ServiceStatus(loadBalancer: LoadBalancerStatus(ingress: [LoadBalancerIngress(ip: "192.0.2.1")]))
@@ -79,6 +102,10 @@ import Testing
         #expect(text.contains("\"targetPort\":80"))
         let decoded = try Fixture.decode(Service.self, #"{"metadata":{"name":"a"},"spec":{"ports":[{"port":53,"protocol":"UDP","targetPort":"dns"}]}}"#)
         #expect(decoded.spec?.ports?[0].targetPort == .string("dns"))
+        // Missing required fields decode (and then fail validation with a field path), never fail decoding.
+        var partial = try Fixture.decode(Service.self, #"{"metadata":{"name":"a","namespace":"default"},"spec":{"ports":[{"name":"x"}]}}"#)
+        partial.applyDefaults()
+        #expect(Fixture.fields(partial.validate()) == ["spec.ports[0].port", "spec.ports[0].targetPort"])
     }
 
     @Test func tableCells() {

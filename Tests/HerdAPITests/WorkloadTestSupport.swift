@@ -37,6 +37,15 @@ enum Fixture {
         return text
     }
 
+    /// Decodes an upstream-shaped object and encodes it again: every field must come back, so a misspelt
+    /// JSON name (which Codable would silently drop) fails the comparison.
+    static func expectLossless<T: Codable>(_ type: T.Type, _ json: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let value = try decode(T.self, json)
+        let again = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
+        let original = try decode(JSONValue.self, json)
+        #expect(again == original, sourceLocation: sourceLocation)
+    }
+
     static func fields(_ errors: [FieldError]) -> [String] { errors.map(\.field) }
 
     static let created = Time(Date(timeIntervalSince1970: 1_700_000_000))

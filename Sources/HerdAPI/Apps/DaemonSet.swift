@@ -121,7 +121,7 @@ public struct DaemonSet: APIObject, Hashable {
                 errs += Workload.validateIntOrPercent(ru.maxUnavailable, p + ".maxUnavailable")
                 errs += Workload.validateIntOrPercent(ru.maxSurge, p + ".maxSurge")
                 if Workload.intOrPercentValue(ru.maxUnavailable) == 0 && Workload.intOrPercentValue(ru.maxSurge) == 0 {
-                    errs.append(.invalid(p + ".maxUnavailable", Workload.describe(ru.maxUnavailable), "may not be 0 when `maxSurge` is 0"))
+                    errs.append(.invalid(p + ".maxUnavailable", ru.maxUnavailable?.description ?? "", "may not be 0 when `maxSurge` is 0"))
                 }
                 errs += Workload.notMoreThan100Percent(ru.maxUnavailable, p + ".maxUnavailable")
                 errs += Workload.notMoreThan100Percent(ru.maxSurge, p + ".maxSurge")

@@ -4,8 +4,8 @@ import Foundation
 /// with lastUpdateTime, JobCondition with lastProbeTime, ...); unset fields are omitted, so one struct
 /// serialises exactly like each of them.
 public struct WorkloadCondition: Codable, Hashable, Sendable {
-    public var type: String
-    public var status: String
+    public var type: String?
+    public var status: String?
     public var lastUpdateTime: Time?
     public var lastProbeTime: Time?
     public var lastTransitionTime: Time?

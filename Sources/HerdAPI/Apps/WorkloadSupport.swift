@@ -62,9 +62,14 @@ enum Workload {
 
     /// ValidatePodTemplateSpec plus the controller checks: labels match the selector, the restart policy is
     /// one of `restartPolicies`, and (for pod-keeping controllers) no activeDeadlineSeconds.
+    ///
+    /// Only ReplicationController's template is a pointer upstream (`optional: true`): a missing one is
+    /// "Required". The other kinds embed the template by value, so a missing one is validated as an empty,
+    /// defaulted template, which reports the missing containers and labels the way upstream does.
     static func validateTemplate(_ template: PodTemplateSpec?, path: String, matchesSelector: Bool?,
-                                 restartPolicies: [String], forbidDeadlineFor kind: String?) -> [FieldError] {
-        guard let template else { return [.required(path)] }
+                                 restartPolicies: [String], forbidDeadlineFor kind: String?,
+                                 optional: Bool = false) -> [FieldError] {
+        guard let template = template ?? (optional ? nil : emptyTemplate) else { return [.required(path)] }
         var errs: [FieldError] = []
         if matchesSelector == false {
             errs.append(.invalid(path + ".metadata.labels", TableColumns.formatLabels(template.metadata?.labels),
@@ -86,6 +91,12 @@ enum Workload {
     static func containerCells(_ template: PodTemplateSpec?) -> [JSONValue] {
         let cells = TableColumns.containerCells(template?.spec?.containers)
         return [.string(cells.names), .string(cells.images)]
+    }
+
+    static var emptyTemplate: PodTemplateSpec {
+        var t = PodTemplateSpec()
+        t.applyDefaults()
+        return t
     }
 
     /// ValidatePositiveIntOrPercent for rolling-update knobs.
@@ -121,14 +132,6 @@ enum Workload {
     static func notMoreThan100Percent(_ value: IntOrString?, _ path: String) -> [FieldError] {
         guard case .string(let s)? = value, let v = percentValue(s), v > 100 else { return [] }
         return [.invalid(path, s, "must not be greater than 100%")]
-    }
-
-    static func describe(_ value: IntOrString?) -> String {
-        switch value {
-        case .int(let i)?: return "\(i)"
-        case .string(let s)?: return s
-        case nil: return ""
-        }
     }
 
     static func immutable<T: Equatable>(_ new: T, _ old: T, _ path: String, _ shown: String = "") -> [FieldError] {

@@ -1,8 +1,8 @@
 import Foundation
 
 public struct CrossVersionObjectReference: Codable, Hashable, Sendable {
-    public var kind: String
-    public var name: String
+    public var kind: String?
+    public var name: String?
     public var apiVersion: String?
     public init(kind: String, name: String, apiVersion: String? = nil) {
         self.kind = kind
@@ -12,7 +12,7 @@ public struct CrossVersionObjectReference: Codable, Hashable, Sendable {
 }
 
 public struct MetricIdentifier: Codable, Hashable, Sendable {
-    public var name: String
+    public var name: String?
     public var selector: LabelSelector?
     public init(name: String, selector: LabelSelector? = nil) {
         self.name = name
@@ -22,7 +22,7 @@ public struct MetricIdentifier: Codable, Hashable, Sendable {
 
 public struct MetricTarget: Codable, Hashable, Sendable {
     /// "Utilization", "Value" or "AverageValue".
-    public var type: String
+    public var type: String?
     public var value: Quantity?
     public var averageValue: Quantity?
     public var averageUtilization: Int32?
@@ -46,9 +46,9 @@ public struct MetricValueStatus: Codable, Hashable, Sendable {
 }
 
 public struct ObjectMetricSource: Codable, Hashable, Sendable {
-    public var describedObject: CrossVersionObjectReference
-    public var target: MetricTarget
-    public var metric: MetricIdentifier
+    public var describedObject: CrossVersionObjectReference?
+    public var target: MetricTarget?
+    public var metric: MetricIdentifier?
     public init(describedObject: CrossVersionObjectReference, target: MetricTarget, metric: MetricIdentifier) {
         self.describedObject = describedObject
         self.target = target
@@ -57,8 +57,8 @@ public struct ObjectMetricSource: Codable, Hashable, Sendable {
 }
 
 public struct PodsMetricSource: Codable, Hashable, Sendable {
-    public var metric: MetricIdentifier
-    public var target: MetricTarget
+    public var metric: MetricIdentifier?
+    public var target: MetricTarget?
     public init(metric: MetricIdentifier, target: MetricTarget) {
         self.metric = metric
         self.target = target
@@ -66,8 +66,8 @@ public struct PodsMetricSource: Codable, Hashable, Sendable {
 }
 
 public struct ResourceMetricSource: Codable, Hashable, Sendable {
-    public var name: String
-    public var target: MetricTarget
+    public var name: String?
+    public var target: MetricTarget?
     public init(name: String, target: MetricTarget) {
         self.name = name
         self.target = target
@@ -75,9 +75,9 @@ public struct ResourceMetricSource: Codable, Hashable, Sendable {
 }
 
 public struct ContainerResourceMetricSource: Codable, Hashable, Sendable {
-    public var name: String
-    public var target: MetricTarget
-    public var container: String
+    public var name: String?
+    public var target: MetricTarget?
+    public var container: String?
     public init(name: String, target: MetricTarget, container: String) {
         self.name = name
         self.target = target
@@ -86,8 +86,8 @@ public struct ContainerResourceMetricSource: Codable, Hashable, Sendable {
 }
 
 public struct ExternalMetricSource: Codable, Hashable, Sendable {
-    public var metric: MetricIdentifier
-    public var target: MetricTarget
+    public var metric: MetricIdentifier?
+    public var target: MetricTarget?
     public init(metric: MetricIdentifier, target: MetricTarget) {
         self.metric = metric
         self.target = target
@@ -96,7 +96,7 @@ public struct ExternalMetricSource: Codable, Hashable, Sendable {
 
 public struct MetricSpec: Codable, Hashable, Sendable {
     /// "Object", "Pods", "Resource", "ContainerResource" or "External".
-    public var type: String
+    public var type: String?
     public var object: ObjectMetricSource?
     public var pods: PodsMetricSource?
     public var resource: ResourceMetricSource?
@@ -115,9 +115,9 @@ public struct MetricSpec: Codable, Hashable, Sendable {
 }
 
 public struct ObjectMetricStatus: Codable, Hashable, Sendable {
-    public var metric: MetricIdentifier
-    public var current: MetricValueStatus
-    public var describedObject: CrossVersionObjectReference
+    public var metric: MetricIdentifier?
+    public var current: MetricValueStatus?
+    public var describedObject: CrossVersionObjectReference?
     public init(metric: MetricIdentifier, current: MetricValueStatus, describedObject: CrossVersionObjectReference) {
         self.metric = metric
         self.current = current
@@ -126,8 +126,8 @@ public struct ObjectMetricStatus: Codable, Hashable, Sendable {
 }
 
 public struct PodsMetricStatus: Codable, Hashable, Sendable {
-    public var metric: MetricIdentifier
-    public var current: MetricValueStatus
+    public var metric: MetricIdentifier?
+    public var current: MetricValueStatus?
     public init(metric: MetricIdentifier, current: MetricValueStatus) {
         self.metric = metric
         self.current = current
@@ -135,8 +135,8 @@ public struct PodsMetricStatus: Codable, Hashable, Sendable {
 }
 
 public struct ResourceMetricStatus: Codable, Hashable, Sendable {
-    public var name: String
-    public var current: MetricValueStatus
+    public var name: String?
+    public var current: MetricValueStatus?
     public init(name: String, current: MetricValueStatus) {
         self.name = name
         self.current = current
@@ -144,9 +144,9 @@ public struct ResourceMetricStatus: Codable, Hashable, Sendable {
 }
 
 public struct ContainerResourceMetricStatus: Codable, Hashable, Sendable {
-    public var name: String
-    public var current: MetricValueStatus
-    public var container: String
+    public var name: String?
+    public var current: MetricValueStatus?
+    public var container: String?
     public init(name: String, current: MetricValueStatus, container: String) {
         self.name = name
         self.current = current
@@ -155,8 +155,8 @@ public struct ContainerResourceMetricStatus: Codable, Hashable, Sendable {
 }
 
 public struct ExternalMetricStatus: Codable, Hashable, Sendable {
-    public var metric: MetricIdentifier
-    public var current: MetricValueStatus
+    public var metric: MetricIdentifier?
+    public var current: MetricValueStatus?
     public init(metric: MetricIdentifier, current: MetricValueStatus) {
         self.metric = metric
         self.current = current
@@ -164,7 +164,7 @@ public struct ExternalMetricStatus: Codable, Hashable, Sendable {
 }
 
 public struct MetricStatus: Codable, Hashable, Sendable {
-    public var type: String
+    public var type: String?
     public var object: ObjectMetricStatus?
     public var pods: PodsMetricStatus?
     public var resource: ResourceMetricStatus?
@@ -184,9 +184,9 @@ public struct MetricStatus: Codable, Hashable, Sendable {
 
 public struct HPAScalingPolicy: Codable, Hashable, Sendable {
     /// "Pods" or "Percent".
-    public var type: String
-    public var value: Int32
-    public var periodSeconds: Int32
+    public var type: String?
+    public var value: Int32?
+    public var periodSeconds: Int32?
     public init(type: String, value: Int32, periodSeconds: Int32) {
         self.type = type
         self.value = value
@@ -357,52 +357,58 @@ public struct HorizontalPodAutoscaler: APIObject, Hashable {
 
     static func validateMetric(_ m: MetricSpec, path: String) -> [FieldError] {
         var errs: [FieldError] = []
-        if m.type.isEmpty {
+        let type = m.type ?? ""
+        if type.isEmpty {
             errs.append(.required(path + ".type", "must specify a metric source type"))
-        } else if !metricSourceTypes.contains(m.type) {
-            errs.append(.notSupported(path + ".type", m.type, metricSourceTypes))
+        } else if !metricSourceTypes.contains(type) {
+            errs.append(.notSupported(path + ".type", type, metricSourceTypes))
         }
+        let noTarget = MetricTarget(type: "")
         var present: [String] = []
         if let o = m.object {
             present.append("object")
             errs += validateReference(o.describedObject, path: path + ".object.describedObject")
-            if o.metric.name.isEmpty { errs.append(.required(path + ".object.metric.name", "must specify a metric name")) }
-            errs += validateTarget(o.target, path: path + ".object.target")
-            if o.target.value == nil && o.target.averageValue == nil {
+            if (o.metric?.name ?? "").isEmpty { errs.append(.required(path + ".object.metric.name", "must specify a metric name")) }
+            let t = o.target ?? noTarget
+            errs += validateTarget(t, path: path + ".object.target")
+            if t.value == nil && t.averageValue == nil {
                 errs.append(.required(path + ".object.target.averageValue", "must set either a target value or averageValue"))
             }
         }
         if let p = m.pods {
             present.append("pods")
-            if p.metric.name.isEmpty { errs.append(.required(path + ".pods.metric.name", "must specify a metric name")) }
-            errs += validateTarget(p.target, path: path + ".pods.target")
-            if p.target.averageValue == nil {
+            if (p.metric?.name ?? "").isEmpty { errs.append(.required(path + ".pods.metric.name", "must specify a metric name")) }
+            let t = p.target ?? noTarget
+            errs += validateTarget(t, path: path + ".pods.target")
+            if t.averageValue == nil {
                 errs.append(.required(path + ".pods.target.averageValue", "must specify a positive target averageValue"))
             }
         }
         if let r = m.resource {
             present.append("resource")
-            errs += validateResourceTarget(r.name, r.target, path: path + ".resource")
+            errs += validateResourceTarget(r.name ?? "", r.target ?? noTarget, path: path + ".resource")
         }
         if let c = m.containerResource {
             present.append("containerResource")
-            errs += validateResourceTarget(c.name, c.target, path: path + ".containerResource")
-            if c.container.isEmpty {
+            errs += validateResourceTarget(c.name ?? "", c.target ?? noTarget, path: path + ".containerResource")
+            let container = c.container ?? ""
+            if container.isEmpty {
                 errs.append(.required(path + ".containerResource.container", "must specify a container"))
             } else {
-                errs += Validation.dns1123Label(c.container).map { .invalid(path + ".containerResource.container", c.container, $0) }
+                errs += Validation.dns1123Label(container).map { .invalid(path + ".containerResource.container", container, $0) }
             }
         }
         if let e = m.external {
             present.append("external")
-            if e.metric.name.isEmpty { errs.append(.required(path + ".external.metric.name", "must specify a metric name")) }
-            errs += validateTarget(e.target, path: path + ".external.target")
-            if e.target.value == nil && e.target.averageValue == nil {
+            if (e.metric?.name ?? "").isEmpty { errs.append(.required(path + ".external.metric.name", "must specify a metric name")) }
+            let t = e.target ?? noTarget
+            errs += validateTarget(t, path: path + ".external.target")
+            if t.value == nil && t.averageValue == nil {
                 errs.append(.required(path + ".external.target.averageValue", "must set either a target value for metric or a per-pod target"))
             }
         }
-        let expected = m.type.prefix(1).lowercased() + m.type.dropFirst()
-        if metricSourceTypes.contains(m.type) && !present.contains(expected) {
+        let expected = type.prefix(1).lowercased() + type.dropFirst()
+        if metricSourceTypes.contains(type) && !present.contains(expected) {
             errs.append(.required(path + "." + expected, "must populate information for the given metric source"))
         }
         if present.count > 1 {
@@ -429,10 +435,11 @@ public struct HorizontalPodAutoscaler: APIObject, Hashable {
     static func validateTarget(_ t: MetricTarget, path: String) -> [FieldError] {
         var errs: [FieldError] = []
         let zero = Quantity(nanos: 0)
-        if t.type.isEmpty {
+        let type = t.type ?? ""
+        if type.isEmpty {
             errs.append(.required(path + ".type", "must specify a metric target type"))
-        } else if !["Utilization", "Value", "AverageValue"].contains(t.type) {
-            errs.append(.invalid(path + ".type", t.type, "must be either Utilization, Value, or AverageValue"))
+        } else if !["Utilization", "Value", "AverageValue"].contains(type) {
+            errs.append(.invalid(path + ".type", type, "must be either Utilization, Value, or AverageValue"))
         }
         if let v = t.value, v <= zero { errs.append(.invalid(path + ".value", v.description, "must be positive")) }
         if let v = t.averageValue, v <= zero { errs.append(.invalid(path + ".averageValue", v.description, "must be positive")) }
@@ -456,10 +463,11 @@ public struct HorizontalPodAutoscaler: APIObject, Hashable {
         if policies.isEmpty { errs.append(.required(path + ".policies", "must specify at least one Policy")) }
         for (i, p) in policies.enumerated() {
             let pp = "\(path).policies[\(i)]"
-            if p.type != "Pods" && p.type != "Percent" { errs.append(.notSupported(pp + ".type", p.type, ["Percent", "Pods"])) }
-            if p.value <= 0 { errs.append(.invalid(pp + ".value", "\(p.value)", "must be greater than zero")) }
-            if p.periodSeconds <= 0 { errs.append(.invalid(pp + ".periodSeconds", "\(p.periodSeconds)", "must be greater than zero")) }
-            if p.periodSeconds > 1800 { errs.append(.invalid(pp + ".periodSeconds", "\(p.periodSeconds)", "must be less than or equal to 1800")) }
+            let type = p.type ?? "", value = p.value ?? 0, period = p.periodSeconds ?? 0
+            if type != "Pods" && type != "Percent" { errs.append(.notSupported(pp + ".type", type, ["Percent", "Pods"])) }
+            if value <= 0 { errs.append(.invalid(pp + ".value", "\(value)", "must be greater than zero")) }
+            if period <= 0 { errs.append(.invalid(pp + ".periodSeconds", "\(period)", "must be greater than zero")) }
+            if period > 1800 { errs.append(.invalid(pp + ".periodSeconds", "\(period)", "must be less than or equal to 1800")) }
         }
         return errs
     }
@@ -499,22 +507,22 @@ public struct HorizontalPodAutoscaler: APIObject, Hashable {
             case "External":
                 let t = m.external?.target
                 if let avg = t?.averageValue {
-                    let current = st?.external?.current.averageValue?.description ?? "<unknown>"
+                    let current = st?.external?.current?.averageValue?.description ?? "<unknown>"
                     list.append("\(current)/\(avg.description) (avg)")
                 } else {
-                    let current = st?.external.map { q($0.current.value) } ?? "<unknown>"
+                    let current = st?.external.map { q($0.current?.value) } ?? "<unknown>"
                     list.append("\(current)/\(q(t?.value))")
                 }
             case "Pods":
-                let current = st?.pods.map { q($0.current.averageValue) } ?? "<unknown>"
-                list.append("\(current)/\(q(m.pods?.target.averageValue))")
+                let current = st?.pods.map { q($0.current?.averageValue) } ?? "<unknown>"
+                list.append("\(current)/\(q(m.pods?.target?.averageValue))")
             case "Object":
                 let t = m.object?.target
                 if let avg = t?.averageValue {
-                    let current = st?.object?.current.averageValue?.description ?? "<unknown>"
+                    let current = st?.object?.current?.averageValue?.description ?? "<unknown>"
                     list.append("\(current)/\(avg.description) (avg)")
                 } else {
-                    let current = st?.object.map { q($0.current.value) } ?? "<unknown>"
+                    let current = st?.object.map { q($0.current?.value) } ?? "<unknown>"
                     list.append("\(current)/\(q(t?.value))")
                 }
             case "Resource", "ContainerResource":

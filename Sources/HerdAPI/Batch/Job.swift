@@ -3,8 +3,8 @@ import Foundation
 public struct PodFailurePolicyOnExitCodesRequirement: Codable, Hashable, Sendable {
     public var containerName: String?
     /// "In" or "NotIn".
-    public var `operator`: String
-    public var values: [Int32]
+    public var `operator`: String?
+    public var values: [Int32]?
     public init(containerName: String? = nil, operator op: String, values: [Int32]) {
         self.containerName = containerName
         self.operator = op
@@ -13,7 +13,7 @@ public struct PodFailurePolicyOnExitCodesRequirement: Codable, Hashable, Sendabl
 }
 
 public struct PodFailurePolicyOnPodConditionsPattern: Codable, Hashable, Sendable {
-    public var type: String
+    public var type: String?
     public var status: String?
     public init(type: String, status: String? = nil) {
         self.type = type
@@ -23,7 +23,7 @@ public struct PodFailurePolicyOnPodConditionsPattern: Codable, Hashable, Sendabl
 
 public struct PodFailurePolicyRule: Codable, Hashable, Sendable {
     /// "FailJob", "FailIndex", "Ignore" or "Count".
-    public var action: String
+    public var action: String?
     public var onExitCodes: PodFailurePolicyOnExitCodesRequirement?
     public var onPodConditions: [PodFailurePolicyOnPodConditionsPattern]?
     public init(action: String, onExitCodes: PodFailurePolicyOnExitCodesRequirement? = nil,
@@ -35,7 +35,7 @@ public struct PodFailurePolicyRule: Codable, Hashable, Sendable {
 }
 
 public struct PodFailurePolicy: Codable, Hashable, Sendable {
-    public var rules: [PodFailurePolicyRule]
+    public var rules: [PodFailurePolicyRule]?
     public init(rules: [PodFailurePolicyRule]) { self.rules = rules }
 }
 
@@ -49,7 +49,7 @@ public struct SuccessPolicyRule: Codable, Hashable, Sendable {
 }
 
 public struct SuccessPolicy: Codable, Hashable, Sendable {
-    public var rules: [SuccessPolicyRule]
+    public var rules: [SuccessPolicyRule]?
     public init(rules: [SuccessPolicyRule]) { self.rules = rules }
 }
 
@@ -182,10 +182,14 @@ public struct Job: APIObject, Hashable {
         if s.completionMode == nil { s.completionMode = "NonIndexed" }
         if s.suspend == nil { s.suspend = false }
         if var policy = s.podFailurePolicy {
-            for i in policy.rules.indices {
-                guard var patterns = policy.rules[i].onPodConditions else { continue }
-                for j in patterns.indices where (patterns[j].status ?? "").isEmpty { patterns[j].status = "True" }
-                policy.rules[i].onPodConditions = patterns
+            policy.rules = policy.rules?.map { rule in
+                var r = rule
+                r.onPodConditions = r.onPodConditions?.map { pattern in
+                    var c = pattern
+                    if (c.status ?? "").isEmpty { c.status = "True" }
+                    return c
+                }
+                return r
             }
             s.podFailurePolicy = policy
         }
@@ -223,12 +227,13 @@ public struct Job: APIObject, Hashable {
         for (i, rule) in (s.podFailurePolicy?.rules ?? []).enumerated() {
             let p = "spec.podFailurePolicy.rules[\(i)]"
             let actions = ["Count", "FailIndex", "FailJob", "Ignore"]
-            if !actions.contains(rule.action) { errs.append(.notSupported(p + ".action", rule.action, actions)) }
+            let action = rule.action ?? ""
+            if !actions.contains(action) { errs.append(.notSupported(p + ".action", action, actions)) }
             if (rule.onExitCodes == nil) == (rule.onPodConditions == nil) {
                 errs.append(.invalid(p, "", "specifying one of OnExitCodes and OnPodConditions is required"))
             }
-            if let codes = rule.onExitCodes, codes.operator != "In" && codes.operator != "NotIn" {
-                errs.append(.notSupported(p + ".onExitCodes.operator", codes.operator, ["In", "NotIn"]))
+            if let op = rule.onExitCodes.map({ $0.operator ?? "" }), op != "In" && op != "NotIn" {
+                errs.append(.notSupported(p + ".onExitCodes.operator", op, ["In", "NotIn"]))
             }
         }
         errs += Workload.validateRequiredSelector(s.selector, path: "spec.selector", emptyMessage: nil)

@@ -1,7 +1,7 @@
 import Foundation
 
 public struct EndpointAddress: Codable, Hashable, Sendable {
-    public var ip: String
+    public var ip: String?
     public var hostname: String?
     public var nodeName: String?
     public var targetRef: ObjectReference?
@@ -16,7 +16,7 @@ public struct EndpointAddress: Codable, Hashable, Sendable {
 /// core/v1 EndpointPort (also the shape of discovery/v1 ports, whose fields are all optional).
 public struct EndpointPort: Codable, Hashable, Sendable {
     public var name: String?
-    public var port: Int32
+    public var port: Int32?
     public var `protocol`: String?
     public var appProtocol: String?
     public init(name: String? = nil, port: Int32, protocol proto: String? = nil, appProtocol: String? = nil) {
@@ -86,9 +86,7 @@ public struct Endpoints: APIObject, Hashable {
                 } else if !name.isEmpty {
                     errs += Validation.dns1123Label(name).map { .invalid(pp + ".name", name, $0) }
                 }
-                if !(1...65535).contains(p.port) {
-                    errs.append(.invalid(pp + ".port", "\(p.port)", "must be between 1 and 65535, inclusive"))
-                }
+                errs += Validation.validatePortNumber(p.port ?? 0, path: pp + ".port")
                 let proto = p.protocol ?? ""
                 if proto.isEmpty {
                     errs.append(.required(pp + ".protocol"))
@@ -102,10 +100,11 @@ public struct Endpoints: APIObject, Hashable {
 
     static func validateAddress(_ a: EndpointAddress, _ path: String) -> [FieldError] {
         var errs: [FieldError] = []
-        if !Service.isIP(a.ip) {
-            errs.append(.invalid(path + ".ip", a.ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
-        } else if a.ip.hasPrefix("127.") || a.ip == "::1" {
-            errs.append(.invalid(path + ".ip", a.ip, "may not be in the loopback range (127.0.0.0/8, ::1/128)"))
+        let ip = a.ip ?? ""
+        if !Service.isIP(ip) {
+            errs.append(.invalid(path + ".ip", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+        } else if ip.hasPrefix("127.") || ip == "::1" {
+            errs.append(.invalid(path + ".ip", ip, "may not be in the loopback range (127.0.0.0/8, ::1/128)"))
         }
         if let h = a.hostname, !h.isEmpty {
             errs += Validation.dns1123Label(h).map { .invalid(path + ".hostname", h, $0) }
@@ -146,7 +145,7 @@ public struct Endpoints: APIObject, Hashable {
                 count += addrs.count
                 for a in addrs {
                     if list.count == max { more = true; break }
-                    list.append(a.ip)
+                    list.append(a.ip ?? "")
                 }
                 continue
             }
@@ -154,7 +153,8 @@ public struct Endpoints: APIObject, Hashable {
                 count += addrs.count
                 for a in addrs {
                     if list.count == max { more = true; break }
-                    list.append(a.ip.contains(":") ? "[\(a.ip)]:\(p.port)" : "\(a.ip):\(p.port)")
+                    let ip = a.ip ?? "", port = p.port ?? 0
+                    list.append(ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)")
                 }
             }
         }

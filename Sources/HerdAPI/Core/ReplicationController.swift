@@ -76,7 +76,8 @@ public struct ReplicationController: Scalable, Hashable {
         let labels = s.template?.metadata?.labels ?? [:]
         let matches = selector.isEmpty ? nil : selector.allSatisfy { labels[$0.key] == $0.value }
         errs += Workload.validateTemplate(s.template, path: "spec.template", matchesSelector: matches,
-                                          restartPolicies: ["Always"], forbidDeadlineFor: "ReplicationController")
+                                          restartPolicies: ["Always"], forbidDeadlineFor: "ReplicationController",
+                                          optional: true)
         return errs
     }
 

@@ -7,7 +7,7 @@ public struct ServicePort: Codable, Hashable, Sendable {
     public var name: String?
     public var `protocol`: String?
     public var appProtocol: String?
-    public var port: Int32
+    public var port: Int32?
     public var targetPort: IntOrString?
     public var nodePort: Int32?
 
@@ -69,8 +69,8 @@ public struct ServiceSpec: Codable, Hashable, Sendable {
 }
 
 public struct PortStatus: Codable, Hashable, Sendable {
-    public var port: Int32
-    public var `protocol`: String
+    public var port: Int32?
+    public var `protocol`: String?
     public var error: String?
     public init(port: Int32, protocol proto: String, error: String? = nil) {
         self.port = port
@@ -144,7 +144,7 @@ public struct Service: APIObject, Hashable {
             for i in ports.indices {
                 if (ports[i].protocol ?? "").isEmpty { ports[i].protocol = "TCP" }
                 switch ports[i].targetPort {
-                case nil, .int(0)?, .string("")?: ports[i].targetPort = .int(ports[i].port)
+                case nil, .int(0)?, .string("")?: ports[i].targetPort = .int(ports[i].port ?? 0)
                 default: break
                 }
             }
@@ -211,9 +211,7 @@ public struct Service: APIObject, Hashable {
                 errs += Validation.dns1123Label(name).map { .invalid(path + ".name", name, $0) }
                 if !names.insert(name).inserted { errs.append(.duplicate(path + ".name", name)) }
             }
-            if !(1...65535).contains(p.port) {
-                errs.append(.invalid(path + ".port", "\(p.port)", "must be between 1 and 65535, inclusive"))
-            }
+            errs += Validation.validatePortNumber(p.port ?? 0, path: path + ".port")
             let proto = p.protocol ?? ""
             if proto.isEmpty {
                 errs.append(.required(path + ".protocol"))
@@ -293,6 +291,69 @@ public struct Service: APIObject, Hashable {
         return errs
     }
 
+    /// The update preparation of upstream's service registry, to run after `applyDefaults()` and before
+    /// `validateUpdate(old:)`: values the server allocated (cluster IPs, node ports, health-check node port)
+    /// are kept when an update (e.g. a PUT of the original manifest) leaves them out, and values that only
+    /// the old type used are dropped when the type changes and the user left them as they were.
+    public mutating func prepareForUpdate(old: Service) {
+        var s = spec ?? ServiceSpec()
+        let o = old.spec ?? ServiceSpec()
+        let type = s.type ?? "", oldType = o.type ?? ""
+        func needsClusterIP(_ t: String) -> Bool { t != "ExternalName" }
+        func needsNodePort(_ t: String) -> Bool { t == "NodePort" || t == "LoadBalancer" }
+        func needsHealthCheck(_ t: String, _ policy: String?) -> Bool { t == "LoadBalancer" && policy == "Local" }
+
+        // patchAllocatedValues
+        if needsClusterIP(oldType) && needsClusterIP(type) {
+            if (s.clusterIP ?? "").isEmpty { s.clusterIP = o.clusterIP }
+            if (s.clusterIPs ?? []).isEmpty && !(o.clusterIPs ?? []).isEmpty { s.clusterIPs = o.clusterIPs }
+        }
+        if needsNodePort(oldType) && needsNodePort(type), var ports = s.ports {
+            let usedByNew = Set(ports.compactMap(\.nodePort).filter { $0 != 0 })
+            let oldByName = Dictionary((o.ports ?? []).map { ($0.name ?? "", $0.nodePort ?? 0) }, uniquingKeysWith: { a, _ in a })
+            for i in ports.indices where (ports[i].nodePort ?? 0) == 0 {
+                if let previous = oldByName[ports[i].name ?? ""], previous != 0, !usedByNew.contains(previous) {
+                    ports[i].nodePort = previous
+                }
+            }
+            s.ports = ports
+        }
+        if needsHealthCheck(oldType, o.externalTrafficPolicy) && needsHealthCheck(type, s.externalTrafficPolicy)
+            && (s.healthCheckNodePort ?? 0) == 0 {
+            s.healthCheckNodePort = o.healthCheckNodePort
+        }
+
+        // dropTypeDependentFields
+        if needsClusterIP(oldType) && !needsClusterIP(type) {
+            if s.clusterIP == o.clusterIP && s.clusterIPs == o.clusterIPs {
+                s.clusterIP = nil
+                s.clusterIPs = nil
+            }
+            if s.ipFamilies == o.ipFamilies { s.ipFamilies = nil }
+            if s.ipFamilyPolicy == o.ipFamilyPolicy { s.ipFamilyPolicy = nil }
+        }
+        if needsNodePort(oldType) && !needsNodePort(type), var ports = s.ports,
+           ports.map(\.nodePort) == (o.ports ?? []).map(\.nodePort) {
+            for i in ports.indices { ports[i].nodePort = nil }
+            s.ports = ports
+        }
+        if needsHealthCheck(oldType, o.externalTrafficPolicy) && !needsHealthCheck(type, s.externalTrafficPolicy)
+            && s.healthCheckNodePort == o.healthCheckNodePort {
+            s.healthCheckNodePort = nil
+        }
+        if oldType == "LoadBalancer" && type != "LoadBalancer" {
+            if s.allocateLoadBalancerNodePorts == o.allocateLoadBalancerNodePorts { s.allocateLoadBalancerNodePorts = nil }
+            if s.loadBalancerClass == o.loadBalancerClass { s.loadBalancerClass = nil }
+        }
+        if needsNodePort(oldType) && !needsNodePort(type) && s.externalTrafficPolicy == o.externalTrafficPolicy {
+            s.externalTrafficPolicy = nil
+        }
+        spec = s
+        if type != "LoadBalancer", status?.loadBalancer != nil {
+            status?.loadBalancer = LoadBalancerStatus()
+        }
+    }
+
     public static var tableColumns: [TableColumnDefinition] {
         [TableColumns.name,
          TableColumnDefinition(name: "Type", type: "string", description: "type determines how the Service is exposed."),
@@ -306,9 +367,9 @@ public struct Service: APIObject, Hashable {
     public func tableCells(now: Date) -> [JSONValue] {
         let s = spec ?? ServiceSpec()
         let ports = (s.ports ?? []).map { p -> String in
-            let proto = p.protocol ?? ""
-            if let np = p.nodePort, np > 0 { return "\(p.port):\(np)/\(proto)" }
-            return "\(p.port)/\(proto)"
+            let proto = p.protocol ?? "", port = p.port ?? 0
+            if let np = p.nodePort, np > 0 { return "\(port):\(np)/\(proto)" }
+            return "\(port)/\(proto)"
         }.joined(separator: ",")
         return [.string(metadata.name ?? ""), .string(s.type ?? ""), .string(s.clusterIPs?.first ?? "<none>"),
                 .string(externalIPCell), .string(ports.isEmpty ? "<none>" : ports), Workload.age(metadata, now),
@@ -354,8 +415,8 @@ public struct Service: APIObject, Hashable {
 
 /// meta/v1 Condition (used by Service status).
 public struct Condition: Codable, Hashable, Sendable {
-    public var type: String
-    public var status: String
+    public var type: String?
+    public var status: String?
     public var observedGeneration: Int64?
     public var lastTransitionTime: Time?
     public var reason: String?

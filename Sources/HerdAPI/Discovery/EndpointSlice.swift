@@ -12,7 +12,7 @@ public struct EndpointConditions: Codable, Hashable, Sendable {
 }
 
 public struct ForZone: Codable, Hashable, Sendable {
-    public var name: String
+    public var name: String?
     public init(name: String) { self.name = name }
 }
 
@@ -23,7 +23,7 @@ public struct EndpointHints: Codable, Hashable, Sendable {
 
 /// discovery/v1 Endpoint (one backend of a slice).
 public struct EndpointSliceEndpoint: Codable, Hashable, Sendable {
-    public var addresses: [String]
+    public var addresses: [String]?
     public var conditions: EndpointConditions?
     public var hostname: String?
     public var targetRef: ObjectReference?
@@ -102,12 +102,13 @@ public struct EndpointSlice: APIObject, Hashable {
         }
         for (i, ep) in eps.enumerated() {
             let p = "endpoints[\(i)]"
-            if ep.addresses.isEmpty {
+            let addresses = ep.addresses ?? []
+            if addresses.isEmpty {
                 errs.append(.required(p + ".addresses", "must contain at least 1 address"))
-            } else if ep.addresses.count > 100 {
-                errs.append(FieldError(.tooMany, p + ".addresses", "\(ep.addresses.count)", "must have at most 100 items"))
+            } else if addresses.count > 100 {
+                errs.append(FieldError(.tooMany, p + ".addresses", "\(addresses.count)", "must have at most 100 items"))
             }
-            for (j, a) in ep.addresses.enumerated() {
+            for (j, a) in addresses.enumerated() {
                 let ap = "\(p).addresses[\(j)]"
                 switch type {
                 case "IPv4": if !Service.isIPv4(a) { errs.append(.invalid(ap, a, "must be a valid IPv4 address")) }
@@ -167,7 +168,7 @@ public struct EndpointSlice: APIObject, Hashable {
             if let name = p.name { return name }
             return "*"
         }
-        let addresses = (endpoints ?? []).flatMap(\.addresses)
+        let addresses = (endpoints ?? []).flatMap { $0.addresses ?? [] }
         return [.string(metadata.name ?? ""), .string(addressType ?? ""), .string(EndpointSlice.listWithMore(portNames)),
                 .string(EndpointSlice.listWithMore(addresses)), Workload.age(metadata, now)]
     }
