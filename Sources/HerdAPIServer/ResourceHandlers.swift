@@ -355,6 +355,10 @@ struct ResourceHandlers: Sendable {
                     old: oldCmp, new: final, existing: existing, manager: options.fieldManager, kind: r.kind,
                     subresource: subresource))
             }
+            if final != oldCmp, Self.sameIgnoringManagedFieldTimes(final, oldCmp) {
+                // nothing but managedFields timestamps moved: upstream leaves such an object alone
+                final.setMeta("managedFields", oldCmp.metadata["managedFields"])
+            }
             if final == oldCmp {
                 // nothing changed: no write, same resourceVersion (upstream's no-op update)
                 return HandlerResult(code: 200, body: old, warnings: warnings + moreWarnings)
@@ -386,6 +390,20 @@ struct ResourceHandlers: Sendable {
     }
 
     struct NotFoundForCreate: Error {}
+
+    static func sameIgnoringManagedFieldTimes(_ a: JSONValue, _ b: JSONValue) -> Bool {
+        func strip(_ v: JSONValue) -> JSONValue {
+            var v = v
+            let entries = v.metadata["managedFields"]?.arrayValue?.map { e -> JSONValue in
+                var e = e
+                e["time"] = nil
+                return e
+            }
+            v.setMeta("managedFields", entries.map { .array($0) })
+            return v
+        }
+        return strip(a) == strip(b)
+    }
 
     // MARK: patch
 

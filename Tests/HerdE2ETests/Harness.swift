@@ -176,9 +176,14 @@ final class HerdServer: @unchecked Sendable {
     }
 
     /// Runs kubectl (the given binary) against this server with a private discovery cache.
-    func kubectl(_ binary: String = Paths.kubectl132, _ args: [String], input: String? = nil, timeout: TimeInterval = 60) throws -> CommandResult {
+    func kubectl(_ binary: String, _ args: [String], input: String? = nil, timeout: TimeInterval = 60) throws -> CommandResult {
         let cache = dataDir.appendingPathComponent("kubectl-cache-\((binary as NSString).lastPathComponent)").path
         return try Shell.run(binary, ["--kubeconfig", kubeconfig, "--cache-dir", cache] + args, input: input, timeout: timeout)
+    }
+
+    /// kubectl 1.32.
+    func kubectl(_ args: [String], input: String? = nil, timeout: TimeInterval = 60) throws -> CommandResult {
+        try kubectl(Paths.kubectl132, args, input: input, timeout: timeout)
     }
 
     /// Runs `herd` client verbs against this server.
