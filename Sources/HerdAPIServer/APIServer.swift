@@ -1,3 +1,4 @@
+import CompressNIO
 import Foundation
 import HerdAPI
 import HerdStore
@@ -150,7 +151,20 @@ struct HerdResponder: HTTPResponder {
     typealias Context = BasicRequestContext
     let core: APIServerCore
 
+    /// Whether the client accepts gzip; bodies above `gzipThreshold` are then compressed (as upstream does).
+    @TaskLocal static var acceptsGzip = false
+    static let gzipThreshold = 128 * 1024
+
     func respond(to request: Request, context: Context) async throws -> Response {
+        let gzip = request.headers[.acceptEncoding]?.split(separator: ",").contains {
+            $0.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == "gzip"
+        } ?? false
+        return try await Self.$acceptsGzip.withValue(gzip) {
+            try await respondNegotiated(to: request)
+        }
+    }
+
+    private func respondNegotiated(to request: Request) async throws -> Response {
         let format = ResponseFormat(accept: request.headers[.accept])
         do {
             return try await handle(request, format: format)
@@ -182,6 +196,10 @@ struct HerdResponder: HTTPResponder {
         }
         var buf = ByteBufferAllocator().buffer(capacity: body.count)
         buf.writeBytes(body)
+        if acceptsGzip && body.count > gzipThreshold, let compressed = try? buf.compress(with: .gzip) {
+            headers[.contentEncoding] = "gzip"
+            return Response(status: .init(code: code), headers: headers, body: ResponseBody(byteBuffer: compressed))
+        }
         return Response(status: .init(code: code), headers: headers, body: ResponseBody(byteBuffer: buf))
     }
 
