@@ -8,7 +8,7 @@ import Testing
             LabelSelectorRequirement(key: "d", operator: "DoesNotExist"),
             LabelSelectorRequirement(key: "b", operator: "NotIn", values: ["z", "y"]),
         ])
-        #expect(s.formatted == "a=b,b notin (y,z),c=x,!d,e")
-        #expect(LabelSelector().formatted == "")
+        #expect(s.selectorString == "a=b,b notin (y,z),c=x,!d,e")
+        #expect(LabelSelector().selectorString == "")
     }
 }

@@ -136,7 +136,7 @@ public struct DaemonSet: APIObject, Hashable {
 
     public func validateUpdate(old: DaemonSet) -> [FieldError] {
         validate() + Validation.validateObjectMetaUpdate(new: metadata, old: old.metadata)
-            + Workload.immutable(spec?.selector, old.spec?.selector, "spec.selector", spec?.selector?.formatted ?? "")
+            + Workload.immutable(spec?.selector, old.spec?.selector, "spec.selector", spec?.selector?.selectorString ?? "")
     }
 
     public static var tableColumns: [TableColumnDefinition] {
@@ -157,6 +157,6 @@ public struct DaemonSet: APIObject, Hashable {
                 .int(Int64(st.currentNumberScheduled ?? 0)), .int(Int64(st.numberReady ?? 0)),
                 .int(Int64(st.updatedNumberScheduled ?? 0)), .int(Int64(st.numberAvailable ?? 0)),
                 .string(TableColumns.formatLabels(spec?.template?.spec?.nodeSelector)), Workload.age(metadata, now)]
-            + Workload.containerCells(spec?.template) + [.string(spec?.selector?.formatted ?? "")]
+            + Workload.containerCells(spec?.template) + [.string(spec?.selector?.selectorString ?? "")]
     }
 }

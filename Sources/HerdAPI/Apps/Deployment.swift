@@ -151,7 +151,7 @@ public struct Deployment: Scalable, Hashable {
 
     public func validateUpdate(old: Deployment) -> [FieldError] {
         validate() + Validation.validateObjectMetaUpdate(new: metadata, old: old.metadata)
-            + Workload.immutable(spec?.selector, old.spec?.selector, "spec.selector", spec?.selector?.formatted ?? "")
+            + Workload.immutable(spec?.selector, old.spec?.selector, "spec.selector", spec?.selector?.selectorString ?? "")
     }
 
     public static var tableColumns: [TableColumnDefinition] {
@@ -167,7 +167,7 @@ public struct Deployment: Scalable, Hashable {
         [.string(metadata.name ?? ""), .string("\(status?.readyReplicas ?? 0)/\(spec?.replicas ?? 0)"),
          .int(Int64(status?.updatedReplicas ?? 0)), .int(Int64(status?.availableReplicas ?? 0)),
          Workload.age(metadata, now)]
-            + Workload.containerCells(spec?.template) + [.string(spec?.selector?.formatted ?? "")]
+            + Workload.containerCells(spec?.template) + [.string(spec?.selector?.selectorString ?? "")]
     }
 
     public var specReplicas: Int32 {
@@ -179,5 +179,5 @@ public struct Deployment: Scalable, Hashable {
         }
     }
     public var statusReplicas: Int32 { status?.replicas ?? 0 }
-    public var scaleSelector: String { spec?.selector?.formatted ?? "" }
+    public var scaleSelector: String { spec?.selector?.selectorString ?? "" }
 }

@@ -77,7 +77,7 @@ public struct ReplicaSet: Scalable, Hashable {
 
     public func validateUpdate(old: ReplicaSet) -> [FieldError] {
         validate() + Validation.validateObjectMetaUpdate(new: metadata, old: old.metadata)
-            + Workload.immutable(spec?.selector, old.spec?.selector, "spec.selector", spec?.selector?.formatted ?? "")
+            + Workload.immutable(spec?.selector, old.spec?.selector, "spec.selector", spec?.selector?.selectorString ?? "")
     }
 
     public static var tableColumns: [TableColumnDefinition] {
@@ -92,7 +92,7 @@ public struct ReplicaSet: Scalable, Hashable {
     public func tableCells(now: Date) -> [JSONValue] {
         [.string(metadata.name ?? ""), .int(Int64(spec?.replicas ?? 0)), .int(Int64(status?.replicas ?? 0)),
          .int(Int64(status?.readyReplicas ?? 0)), Workload.age(metadata, now)]
-            + Workload.containerCells(spec?.template) + [.string(spec?.selector?.formatted ?? "")]
+            + Workload.containerCells(spec?.template) + [.string(spec?.selector?.selectorString ?? "")]
     }
 
     public var specReplicas: Int32 {
@@ -104,7 +104,7 @@ public struct ReplicaSet: Scalable, Hashable {
         }
     }
     public var statusReplicas: Int32 { status?.replicas ?? 0 }
-    public var scaleSelector: String { spec?.selector?.formatted ?? "" }
+    public var scaleSelector: String { spec?.selector?.selectorString ?? "" }
 }
 
 extension Workload {

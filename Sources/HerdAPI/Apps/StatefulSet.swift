@@ -212,5 +212,5 @@ public struct StatefulSet: Scalable, Hashable {
         }
     }
     public var statusReplicas: Int32 { status?.replicas ?? 0 }
-    public var scaleSelector: String { spec?.selector?.formatted ?? "" }
+    public var scaleSelector: String { spec?.selector?.selectorString ?? "" }
 }

@@ -30,20 +30,10 @@ enum Workload {
         return errs
     }
 
-    /// Whether a label set satisfies every requirement of the selector (an empty selector matches all).
+    /// Whether a label set satisfies every requirement of the selector (an empty selector matches all;
+    /// an invalid one matches nothing).
     static func matches(_ selector: LabelSelector, _ labels: [String: String]) -> Bool {
-        for (k, v) in selector.matchLabels ?? [:] where labels[k] != v { return false }
-        for r in selector.matchExpressions ?? [] {
-            let values = r.values ?? []
-            switch r.operator {
-            case "In": guard let v = labels[r.key], values.contains(v) else { return false }
-            case "NotIn": if let v = labels[r.key], values.contains(v) { return false }
-            case "Exists": if labels[r.key] == nil { return false }
-            case "DoesNotExist": if labels[r.key] != nil { return false }
-            default: return false
-            }
-        }
-        return true
+        (try? LabelSelectorExpression(selector))?.matches(labels) ?? false
     }
 
     static func isEmpty(_ selector: LabelSelector) -> Bool {
@@ -55,7 +45,7 @@ enum Workload {
         guard let selector else { return [.required(path)] }
         var errs = validateLabelSelector(selector, path: path)
         if let emptyMessage, isEmpty(selector) {
-            errs.append(.invalid(path, selector.formatted, emptyMessage))
+            errs.append(.invalid(path, selector.selectorString, emptyMessage))
         }
         return errs
     }

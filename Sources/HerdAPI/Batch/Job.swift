@@ -205,7 +205,7 @@ public struct Job: APIObject, Hashable {
             let uid = metadata.uid ?? ""
             if uid.isEmpty { errs.append(.required("metadata.uid")) }
             if !Workload.matches(selector, [Job.controllerUIDLabel: uid, Job.legacyControllerUIDLabel: uid]) {
-                errs.append(.invalid("spec.selector", selector.formatted, "`selector` not auto-generated"))
+                errs.append(.invalid("spec.selector", selector.selectorString, "`selector` not auto-generated"))
             }
         }
         errs += Workload.nonNegative(s.parallelism, "spec.parallelism")
@@ -257,7 +257,7 @@ public struct Job: APIObject, Hashable {
         if !elastic {
             errs += Workload.immutable(s.completions, o.completions, "spec.completions", s.completions.map { "\($0)" } ?? "")
         }
-        errs += Workload.immutable(s.selector, o.selector, "spec.selector", s.selector?.formatted ?? "")
+        errs += Workload.immutable(s.selector, o.selector, "spec.selector", s.selector?.selectorString ?? "")
         errs += Workload.immutable(Job.comparableTemplate(s.template, old: o.template, oldJob: old), o.template,
                                    "spec.template")
         errs += Workload.immutable(s.completionMode, o.completionMode, "spec.completionMode", s.completionMode ?? "")
@@ -324,6 +324,6 @@ public struct Job: APIObject, Hashable {
         }
         return [.string(metadata.name ?? ""), .string(statusText), .string(completions), .string(duration),
                 Workload.age(metadata, now)]
-            + Workload.containerCells(spec?.template) + [.string(spec?.selector?.formatted ?? "")]
+            + Workload.containerCells(spec?.template) + [.string(spec?.selector?.selectorString ?? "")]
     }
 }

@@ -109,5 +109,5 @@ public struct ReplicationController: Scalable, Hashable {
         }
     }
     public var statusReplicas: Int32 { status?.replicas ?? 0 }
-    public var scaleSelector: String { LabelSelector(matchLabels: spec?.selector).formatted }
+    public var scaleSelector: String { LabelSelector(matchLabels: spec?.selector).selectorString }
 }
