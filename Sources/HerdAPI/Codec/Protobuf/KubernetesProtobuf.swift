@@ -223,6 +223,8 @@ public enum KubernetesProtobuf {
         var r = ProtoReader(bytes, range)
         switch name {
         case "meta.v1.Time", "meta.v1.MicroTime":
+            // An empty message is Go's zero time, which the JSON form leaves out.
+            if range.isEmpty { return nil }
             var seconds: Int64 = 0
             var nanos: Int32 = 0
             while let (n, w) = try r.tag() {
@@ -281,9 +283,10 @@ public enum KubernetesProtobuf {
     static func timestamp(seconds: Int64, nanos: Int32, micro: Bool, context: String) throws(KubernetesProtobufError)
         -> JSONValue?
     {
-        // time.Unix normalises nanoseconds outside [0, 1e9) into the seconds.
+        // meta/v1 Time drops the nanoseconds when it unmarshals; MicroTime keeps them, and time.Unix
+        // normalises nanoseconds outside [0, 1e9) into the seconds.
         var secs = seconds
-        var ns = Int64(nanos)
+        var ns = micro ? Int64(nanos) : 0
         let carry = ns >= 0 ? ns / 1_000_000_000 : (ns - 999_999_999) / 1_000_000_000
         ns -= carry * 1_000_000_000
         let (sum, overflow) = secs.addingReportingOverflow(carry)
