@@ -1,7 +1,7 @@
 import Testing
 @testable import HerdAPI
 
-/// Request bodies recorded from real kubectl 1.32 (POSTs to a recording endpoint), each paired with what the
+/// Request bodies recorded from real kubectl 1.32 (and one from 1.33; 1.27 still sends JSON) (POSTs to a recording endpoint), each paired with what the
 /// same command prints with `--dry-run=client -o json` (with `"creationTimestamp":null` left out: unset
 /// fields are omitted here, never written as null).
 @Suite struct ProtobufCaptureTests {
@@ -55,6 +55,10 @@ import Testing
             command: "autoscale deployment d1 --min=1 --max=5 --cpu-percent=70",
             hex: "6b3873000a290a0e6175746f7363616c696e672f76311217486f72697a6f6e74616c506f644175746f7363616c6572123d0a120a02643112001a0022002a0032003800420012210a190a0a4465706c6f796d656e74120264311a07617070732f76311001180520461a04180020001a002200",
             json: #"{"kind":"HorizontalPodAutoscaler","apiVersion":"autoscaling/v1","metadata":{"name":"d1"},"spec":{"scaleTargetRef":{"kind":"Deployment","name":"d1","apiVersion":"apps/v1"},"minReplicas":1,"maxReplicas":5,"targetCPUUtilizationPercentage":70},"status":{}}"#),
+        Capture(
+            command: "kubectl 1.33: create deployment web1.33 --image=nginx:1.27 --port=8080 -r 3",
+            hex: "6b3873000a150a07617070732f7631120a4465706c6f796d656e7412ce010a270a07776562312e333312001a0022002a003200380042005a0e0a036170701207776562312e3333129401080312100a0e0a036170701207776562312e33331a760a200a0012001a0022002a003200380042005a0e0a036170701207776562312e3333125212340a056e67696e78120a6e67696e783a312e32372a00320b0a00100018903f22002a0042006a007200800100880100900100a201001a00320042004a0052005800600068008201008a01009a0100c2010022020a00280038001a0c0800100018002000280038001a002200",
+            json: #"{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"web1.33","labels":{"app":"web1.33"}},"spec":{"replicas":3,"selector":{"matchLabels":{"app":"web1.33"}},"template":{"metadata":{"labels":{"app":"web1.33"}},"spec":{"containers":[{"name":"nginx","image":"nginx:1.27","ports":[{"containerPort":8080}],"resources":{}}]}},"strategy":{}},"status":{}}"#),
     ]
 
     static func bytes(hex: String) -> [UInt8] {
