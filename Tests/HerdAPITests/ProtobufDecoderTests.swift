@@ -354,6 +354,10 @@ func kubectlContainer(_ w: inout PBWriter, name: String, image: String, command:
         #expect(got["count"] == 3)
         #expect(got["metadata"] == ["name": "e1", "creationTimestamp": "1970-01-01T00:00:00Z"])
         #expect(got["involvedObject"] == ["kind": "Pod", "name": "p"])
+        // Go value fields without omitempty, and value structs, are written even when the body omits them.
+        #expect(got["reportingComponent"] == "")
+        #expect(got["reportingInstance"] == "")
+        #expect(got["source"] == [:])
     }
 
     @Test func inlinedStructsAndProbes() throws {
@@ -411,6 +415,7 @@ func kubectlContainer(_ w: inout PBWriter, name: String, image: String, command:
         #expect(spec["volumes"] == [["name": "cfg", "configMap": ["name": "settings", "defaultMode": 420]]])
         #expect(spec[path: ["containers"]] == [[
             "name": "app",
+            "resources": [:],
             "env": [["name": "MODE", "valueFrom": ["configMapKeyRef": ["name": "settings", "key": "mode"]]]],
             "livenessProbe": ["httpGet": ["path": "/healthz", "port": "http"], "periodSeconds": 5],
             "volumeMounts": [["name": "cfg", "readOnly": true, "mountPath": "/etc/cfg"]],
@@ -431,7 +436,8 @@ func kubectlContainer(_ w: inout PBWriter, name: String, image: String, command:
         }
         let got = try decode(body)
         #expect(got["metadata"] == ["name": "first", "labels": ["a": "b"]])
-        #expect(got["spec"] == ["replicas": 5, "strategy": ["type": "Recreate"]])
+        // The template is a Go value struct: its JSON is written even when the body leaves it out.
+        #expect(got["spec"] == ["replicas": 5, "strategy": ["type": "Recreate"], "template": ["metadata": [:], "spec": [:]]])
     }
 
     @Test func deleteOptionsUnderAnyGroupVersion() throws {
@@ -460,7 +466,9 @@ func kubectlContainer(_ w: inout PBWriter, name: String, image: String, command:
                 $0.varint(200, 1)
             }
         }
-        #expect(try decode(body) == ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "ns"]])
+        #expect(try decode(body) == [
+            "apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "ns"], "spec": [:], "status": [:],
+        ])
     }
 
     func reason(_ bytes: [UInt8]) -> KubernetesProtobufError.Reason? {
@@ -525,7 +533,7 @@ func kubectlContainer(_ w: inout PBWriter, name: String, image: String, command:
                 "core.v1.Namespace", bytes, 0..<2, into: &object, depth: KubernetesProtobuf.maxDepth + 1)
         }
         try KubernetesProtobuf.decodeMessage(
-            "core.v1.Namespace", bytes, 0..<2, into: &object, depth: KubernetesProtobuf.maxDepth - 1)
-        #expect(object == ["metadata": [:]])
+            "core.v1.Namespace", bytes, 0..<2, into: &object, depth: KubernetesProtobuf.maxDepth - 2)
+        #expect(object == ["metadata": [:], "spec": [:], "status": [:]])
     }
 }

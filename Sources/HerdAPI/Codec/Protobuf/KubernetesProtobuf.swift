@@ -29,9 +29,10 @@ public enum KubernetesProtobuf {
     static let maxDepth = 64
 
     /// Decodes one protobuf-encoded object into the JSONValue its JSON encoding would have: `apiVersion` and
-    /// `kind` from the envelope, then every field that was set, under its JSON name. Go value fields
-    /// (marked `omitempty`) holding their zero value are left out as Go's JSON encoder leaves them out;
-    /// pointer fields that are present are kept even when zero (`replicas: 0`).
+    /// `kind` from the envelope, then the fields under their JSON names, following Go's JSON encoding of the
+    /// upstream types: pointer fields appear when set, even at zero (`replicas: 0`); `omitempty` value
+    /// fields at zero are left out; value structs and value fields without omitempty always appear; zero
+    /// Times are left out rather than written as null.
     public static func decode(_ bytes: [UInt8]) throws(KubernetesProtobufError) -> JSONValue {
         guard bytes.count >= magic.count, bytes[0..<magic.count].elementsEqual(magic) else {
             throw KubernetesProtobufError(
@@ -117,7 +118,7 @@ public enum KubernetesProtobuf {
                 if let value {
                     map[key] = value
                 } else {
-                    map[key] = try zeroValue(valueType, bytes, depth: depth)
+                    map[key] = try zeroValue(valueType, bytes, depth: depth) ?? .null
                 }
                 object[field.name] = .object(map)
             case .message(let child) where field.inline:
@@ -150,13 +151,20 @@ public enum KubernetesProtobuf {
                     object[field.name] = .array(items)
                 } else {
                     let v = try decodeValue(field.type, wire: wire, &r, bytes, context: context, depth: depth)
-                    // Later occurrences replace earlier ones; a Go value field at zero is omitempty.
-                    if let v, field.pointer || !v.isZeroScalar {
+                    // Later occurrences replace earlier ones; a Go value field at zero is dropped by omitempty.
+                    if let v, field.pointer || field.alwaysPresent || !v.isZeroScalar {
                         object[field.name] = v
                     } else {
                         object[field.name] = nil
                     }
                 }
+            }
+        }
+        for field in spec.alwaysPresent {
+            if field.inline, case .message(let child) = field.type {
+                try decodeMessage(child, bytes, 0..<0, into: &object, depth: depth + 1)
+            } else if object[field.name] == nil {
+                object[field.name] = try zeroValue(field.type, bytes, depth: depth)
             }
         }
     }
@@ -195,7 +203,10 @@ public enum KubernetesProtobuf {
         }
     }
 
-    static func zeroValue(_ type: ProtoType, _ bytes: [UInt8], depth: Int) throws(KubernetesProtobufError) -> JSONValue {
+    /// What Go's JSON encoder writes for a zero value of `type`; nil for a zero Time (left out here).
+    static func zeroValue(_ type: ProtoType, _ bytes: [UInt8], depth: Int) throws(KubernetesProtobufError)
+        -> JSONValue?
+    {
         switch type {
         case .string, .bytes: return .string("")
         case .bool: return .bool(false)
@@ -204,9 +215,11 @@ public enum KubernetesProtobuf {
         case .map: return .object([:])
         case .message(let name):
             if specialMessages.contains(name) {
-                return try decodeSpecial(name, bytes, 0..<0, context: name, depth: depth + 1) ?? .null
+                return try decodeSpecial(name, bytes, 0..<0, context: name, depth: depth + 1)
             }
-            return .object([:])
+            var object: [String: JSONValue] = [:]
+            try decodeMessage(name, bytes, 0..<0, into: &object, depth: depth + 1)
+            return .object(object)
         }
     }
 

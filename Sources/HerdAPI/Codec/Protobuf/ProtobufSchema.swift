@@ -53,10 +53,19 @@ struct ProtoFieldSpec: Sendable, Hashable {
     var pointer: Bool
     /// Embedded with `json:",inline"`: its fields go into the enclosing object.
     var inline: Bool
+    /// Written by Go's JSON encoder whatever its value: value structs, and value scalars without omitempty.
+    var alwaysPresent: Bool
 }
 
 struct ProtoMessageSpec: Sendable {
     var fields: [Int: ProtoFieldSpec]
+    /// The `alwaysPresent` fields, filled with their zero value when the message leaves them out.
+    var alwaysPresent: [ProtoFieldSpec]
+
+    init(fields: [Int: ProtoFieldSpec]) {
+        self.fields = fields
+        alwaysPresent = fields.keys.sorted().compactMap { fields[$0]?.alwaysPresent == true ? fields[$0] : nil }
+    }
 }
 
 struct ProtoSchema: Sendable {
@@ -78,7 +87,7 @@ struct ProtoSchema: Sendable {
                 }
                 var code = parts[2]
                 var flags = Set<Character>()
-                while let last = code.last, "*?^".contains(last) {
+                while let last = code.last, "*?^!".contains(last) {
                     flags.insert(last)
                     code = code.dropLast()
                 }
@@ -88,7 +97,7 @@ struct ProtoSchema: Sendable {
                 }
                 fields[number] = ProtoFieldSpec(
                     name: String(parts[1]), type: type, repeated: flags.contains("*"), pointer: flags.contains("?"),
-                    inline: flags.contains("^"))
+                    inline: flags.contains("^"), alwaysPresent: flags.contains("!"))
             }
             if messages[name] != nil { problems.append("\(name): defined twice") }
             messages[name] = ProtoMessageSpec(fields: fields)
