@@ -536,4 +536,21 @@ func kubectlContainer(_ w: inout PBWriter, name: String, image: String, command:
             "core.v1.Namespace", bytes, 0..<2, into: &object, depth: KubernetesProtobuf.maxDepth - 2)
         #expect(object == ["metadata": [:], "spec": [:], "status": [:]])
     }
+
+    /// Many map entries, list items and repeats of a singular message: each is added in place (a copy per
+    /// entry would make a large body quadratic).
+    @Test func largeBodies() throws {
+        var entries: [String: String] = [:]
+        for i in 0..<20_000 { entries["key-\(i)"] = "value-\(i)" }
+        let body = PBWriter.envelope("v1", "ConfigMap") {
+            for i in 0..<2_000 { $0.message(1) { $0.stringMap(11, ["label-\(i)": "x"]) } }
+            $0.stringMap(2, entries)
+            $0.message(1) { for i in 0..<20_000 { $0.string(14, "finalizer-\(i)") } }
+        }
+        let got = try decode(body)
+        #expect(got["data"]?.objectValue?.count == 20_000)
+        #expect(got["data"]?["key-19999"] == "value-19999")
+        #expect(got[path: ["metadata", "labels"]]?.objectValue?.count == 2_000)
+        #expect(got[path: ["metadata", "finalizers"]]?.arrayValue?.count == 20_000)
+    }
 }

@@ -113,7 +113,7 @@ public enum KubernetesProtobuf {
                     default: try er.skip(wire: w)
                     }
                 }
-                var map = object[field.name]?.objectValue ?? [:]
+                var map = object.removeValue(forKey: field.name)?.objectValue ?? [:]
                 // Go fills a missing entry value with the zero value of the value type.
                 if let value {
                     map[key] = value
@@ -127,12 +127,12 @@ public enum KubernetesProtobuf {
             case .message(let child) where !field.repeated && !specialMessages.contains(child):
                 // A repeated occurrence of a singular message merges into the earlier one, as in Go.
                 let sub = try r.expectLengthDelimited(wire, context)
-                var merged = object[field.name]?.objectValue ?? [:]
+                var merged = object.removeValue(forKey: field.name)?.objectValue ?? [:]
                 try decodeMessage(child, bytes, sub, into: &merged, depth: depth + 1)
                 object[field.name] = .object(merged)
             default:
                 if field.repeated {
-                    var items = object[field.name]?.arrayValue ?? []
+                    var items = object.removeValue(forKey: field.name)?.arrayValue ?? []
                     if wire == 2, field.type.isPackable {
                         var packed = ProtoReader(bytes, try r.lengthDelimited())
                         while !packed.atEnd {
