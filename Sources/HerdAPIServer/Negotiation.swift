@@ -94,10 +94,18 @@ func decodeBody(_ bytes: [UInt8], contentType: String?, duplicates: inout [Strin
             throw APIError.badRequest(docs.isEmpty ? "request body is empty" : "request body holds \(docs.count) YAML documents; send one")
         }
         return docs[0]
-    case let t where t.contains("protobuf"):
-        throw APIError.unsupportedMediaType("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")
+    case "application/vnd.kubernetes.protobuf":
+        // kubectl 1.31+ sends typed-client bodies (create namespace|deployment|secret..., autoscale) this way
+        do {
+            return try KubernetesProtobuf.decode(bytes)
+        } catch {
+            switch error.reason {
+            case .unsupportedKind: throw APIError.unsupportedMediaType(error.message)
+            case .notProtobuf, .malformed: throw APIError.badRequest("error decoding request body as protobuf: \(error.message)")
+            }
+        }
     default:
-        throw APIError.unsupportedMediaType("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")
+        throw APIError.unsupportedMediaType("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf")
     }
 }
 

@@ -72,21 +72,31 @@ import Testing
         defer { s.cleanup() }
         let base = s.url + Self.cmPath
         let acked = AckedNames()
+        let stop = Date().addingTimeInterval(120)
         let writers = (0..<4).map { w in
             Task {
-                for i in 0..<100_000 {
+                var i = 0
+                // write until the server dies (a refused connection after the kill) or the time bound
+                while Date() < stop {
+                    i += 1
                     let name = "w\(w)-\(i)"
                     let body = HTTP.json(#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)"},"data":{"i":"\#(i)"}}"#)
-                    guard let r = try? await HTTP.send("POST", base, body: body, contentType: "application/json") else { return }
-                    if r.status == 201 { await acked.add(name) } else { return }
+                    do {
+                        let r = try await HTTP.send("POST", base, body: body, contentType: "application/json")
+                        if r.status == 201 { await acked.add(name) }
+                    } catch {
+                        if await acked.killed { return }
+                    }
                 }
             }
         }
-        try await Task.sleep(for: .seconds(3))
+        // kill mid-loop, once a good number of writes has been acknowledged
+        while await acked.names.count < 300 && Date() < stop { try await Task.sleep(for: .milliseconds(20)) }
+        await acked.markKilled()
         s.kill9()
         for t in writers { await t.value }
         let names = await acked.names
-        #expect(names.count > 50, "the loop should have written something before the kill")
+        #expect(names.count >= 300, "the loop should have written something before the kill")
         let s2 = try s.restarted()
         defer { s2.stop() }
         let list = try await HTTP.send("GET", s2.url + Self.cmPath)
@@ -164,7 +174,9 @@ import Testing
 
 actor AckedNames {
     var names: Set<String> = []
+    var killed = false
     func add(_ n: String) { names.insert(n) }
+    func markKilled() { killed = true }
 }
 
 actor FuzzResults {
