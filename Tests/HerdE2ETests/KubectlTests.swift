@@ -231,4 +231,31 @@ struct KubectlTests {
             #expect(missing.stderr.contains("namespaces \"nope\" not found"), "\(missing.output)")
         }
     }
+
+    /// kubectl 1.31+ sends these typed-client bodies as Kubernetes protobuf.
+    @Test("kubectl create subcommands (protobuf bodies)")
+    func createSubcommands() throws {
+        try withServer { s in
+            let cmds: [([String], String)] = [
+                (["create", "deployment", "d1", "--image=nginx:1.25", "--replicas=3"], "deployment.apps/d1 created"),
+                (["create", "secret", "generic", "sec1", "--from-literal=password=s3cret"], "secret/sec1 created"),
+                (["create", "configmap", "cm1", "--from-literal=a=1"], "configmap/cm1 created"),
+                (["create", "service", "clusterip", "svc1", "--tcp=80:8080"], "service/svc1 created"),
+                (["create", "serviceaccount", "sa1"], "serviceaccount/sa1 created"),
+                (["create", "job", "j1", "--image=busybox"], "job.batch/j1 created"),
+            ]
+            for (args, want) in cmds {
+                let r = try s.kubectl(args)
+                #expect(r.status == 0 && r.stdout.contains(want), "\(args): \(r.output)")
+            }
+            let d = try s.kubectl(["get", "deploy", "d1", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.spec.selector.matchLabels.app}"])
+            #expect(d.stdout == "3 nginx:1.25 d1", "\(d.output)")
+            let sec = try s.kubectl(["get", "secret", "sec1", "-o", "jsonpath={.data.password} {.type}"])
+            #expect(sec.stdout == "czNjcmV0 Opaque", "\(sec.output)")
+            let svc = try s.kubectl(["get", "svc", "svc1", "-o", "jsonpath={.spec.ports[0].port}/{.spec.ports[0].targetPort}"])
+            #expect(svc.stdout == "80/8080", "\(svc.output)")
+            let job = try s.kubectl(["get", "job", "j1", "-o", "jsonpath={.spec.template.spec.restartPolicy} {.spec.backoffLimit}"])
+            #expect(job.stdout == "Never 6", "\(job.output)")
+        }
+    }
 }
