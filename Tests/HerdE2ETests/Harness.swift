@@ -203,3 +203,31 @@ func withServer<T>(_ extraArgs: [String] = [], _ body: (HerdServer) throws -> T)
     defer { s.cleanup() }
     return try body(s)
 }
+
+/// Collects a child's output as it arrives, so a test can wait for a line instead of sleeping.
+final class OutputCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+
+    func append(_ d: Data) {
+        lock.lock()
+        data.append(d)
+        lock.unlock()
+    }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Polls until `needle` has appeared or `timeout` seconds have passed.
+    func wait(for needle: String, timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if text.contains(needle) { return true }
+            usleep(50_000)
+        }
+        return text.contains(needle)
+    }
+}

@@ -192,20 +192,22 @@ struct KubectlTests {
             #expect(try s.kubectl(kubectl, ["create", "-f", "-"], input: Self.pod).status == 0)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: kubectl)
-            p.arguments = ["--kubeconfig", s.kubeconfig, "get", "pods", "-w", "--output-watch-events", "--request-timeout", "20s"]
+            p.arguments = ["--kubeconfig", s.kubeconfig, "get", "pods", "-w", "--output-watch-events", "--request-timeout", "60s"]
             let out = Pipe()
             p.standardOutput = out
             p.standardError = out
+            let collected = OutputCollector()
+            out.fileHandleForReading.readabilityHandler = { h in collected.append(h.availableData) }
             try p.run()
-            defer { if p.isRunning { p.terminate() }; p.waitUntilExit() }
-            usleep(1_500_000)
+            defer {
+                if p.isRunning { p.terminate() }
+                p.waitUntilExit()
+                out.fileHandleForReading.readabilityHandler = nil
+            }
+            // label only once the watch has shown the pod, then wait for the change to arrive
+            #expect(collected.wait(for: "ADDED", timeout: 30), "\(collected.text)")
             #expect(try s.kubectl(kubectl, ["label", "pod", "hello", "seen=yes"]).status == 0)
-            usleep(1_500_000)
-            p.terminate()
-            p.waitUntilExit()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            #expect(text.contains("ADDED"), "\(text)")
-            #expect(text.contains("MODIFIED"), "\(text)")
+            #expect(collected.wait(for: "MODIFIED", timeout: 30), "\(collected.text)")
         }
     }
 

@@ -10,7 +10,7 @@ import Testing
     func pythonClient() throws {
         try withServer(["--compaction-interval", "1"]) { s in
             let script = Paths.packageRoot.appendingPathComponent("Tests/HerdE2ETests/python/client_test.py").path
-            let r = try Shell.run("/usr/bin/env", ["python3", script, s.kubeconfig, "3"], timeout: 120)
+            let r = try Shell.run("/usr/bin/env", ["python3", script, s.kubeconfig, "5"], timeout: 120)
             #expect(r.status == 0, "\(r.output)\n--- server log ---\n\(s.log.suffix(3000))")
             #expect(r.stdout.contains("python client: all checks passed"))
         }
