@@ -183,8 +183,15 @@ struct ResourceHandlers: Sendable {
     /// Namespaced writes need the namespace to exist and not be terminating.
     func checkNamespace(_ r: ResourcePath, name: String) async throws {
         guard r.kind.info.namespaced, let ns = r.namespace else { return }
-        try await cache.sync()
-        guard let nsObj = await cache.get(resource: "/registry/namespaces/", key: "/registry/namespaces/" + ns), let json = nsObj.json else {
+        let key = "/registry/namespaces/" + ns
+        // Like upstream's NamespaceLifecycle admission: trust the cache, and look again only on a miss
+        // (a namespace created a moment ago may not have reached it yet).
+        var found = await cache.get(resource: "/registry/namespaces/", key: key)
+        if found == nil {
+            try await cache.sync()
+            found = await cache.get(resource: "/registry/namespaces/", key: key)
+        }
+        guard let nsObj = found, let json = nsObj.json else {
             throw APIError.notFound("namespaces", ns)
         }
         if json.deletionTimestamp != nil || json[path: ["status", "phase"]]?.stringValue == "Terminating" {
