@@ -22,6 +22,19 @@ import Testing
         }
     }
 
+    @Test func gracefulDeletionIsSeenAsModifiedThenDeleted() async throws {
+        try await TestCluster.with { c in
+            let created = try await c.create(podPath, pod("running", nodeName: "node-a"))
+            let rv = try #require(created.string("metadata.resourceVersion"))
+            var w = c.watch(podPath, query: [("resourceVersion", rv)])
+            try await c.delete(podPath + "/running")
+            try await c.delete(podPath + "/running", query: [("gracePeriodSeconds", "0")])
+            let events = try await w.next(2)
+            #expect(events.map(\.type) == ["MODIFIED", "DELETED"])
+            #expect(events.first?.object.string("metadata.deletionTimestamp") != nil)
+        }
+    }
+
     @Test func unscheduledPodIsDeletedAtOnce() async throws {
         try await TestCluster.with { c in
             try await c.create(podPath, pod("pending"))
@@ -49,7 +62,7 @@ import Testing
 
     /// Upstream answers 200 to a delete that leaves the object waiting for finalizers; 202 only when the
     /// client set orphanDependents=false (apiserver handlers/delete.go).
-    @Test(.bug("DELETE of an object with finalizers answers 202 instead of 200"))
+    @Test
     func finalizerBlockedDeleteAnswers200() async throws {
         try await TestCluster.with { c in
             var cm = configMap("kept")

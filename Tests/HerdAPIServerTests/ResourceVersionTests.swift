@@ -67,7 +67,7 @@ import Testing
             #expect(d.int("metadata.generation") == 1)
 
             var scaled = d
-            scaled["spec"] = try #require(deployment("web", replicas: 3)["spec"])
+            scaled["spec"] = deployment("web", replicas: 3)["spec"]
             d = try await c.put(deployPath + "/web", scaled)
             #expect(d.int("spec.replicas") == 3)
             #expect(d.int("metadata.generation") == 2)
@@ -82,15 +82,29 @@ import Testing
             var d = try await c.create(deployPath, deployment("web"))
             let uid = d.string("metadata.uid")
             let created = d.string("metadata.creationTimestamp")
-            d.setMeta("uid", "00000000-0000-0000-0000-000000000000")
+            d.setMeta("uid", nil)
             d.setMeta("creationTimestamp", "2000-01-01T00:00:00Z")
             d.setMeta("generation", 42)
             d.setMeta("resourceVersion", nil)
             d.setMeta("labels", ["x": "y"])
             let out = try await c.put(deployPath + "/web", d)
+            #expect(out.string("metadata.labels.x") == "y")
             #expect(out.string("metadata.uid") == uid)
             #expect(out.string("metadata.creationTimestamp") == created)
             #expect(out.int("metadata.generation") == 1)
+        }
+    }
+
+    /// A uid in the body is a precondition (upstream defaultUpdatedObjectInfo.Preconditions).
+    @Test func updateWithAnotherUIDConflicts() async throws {
+        try await TestCluster.with { c in
+            var cm = try await c.create(cmPath, configMap("cm", data: ["a": "1"]))
+            cm.setMeta("uid", "00000000-0000-0000-0000-000000000000")
+            cm.setMeta("resourceVersion", nil)
+            cm["data"] = ["a": "2"]
+            let e = await expectAPIError(409, "Conflict") { try await c.put(cmPath + "/cm", cm) }
+            #expect(e?.status.message?.contains("Precondition failed: UID in precondition") == true)
+            #expect(try await c.get(cmPath + "/cm").string("data.a") == "1")
         }
     }
 }

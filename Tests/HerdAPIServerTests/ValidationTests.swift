@@ -19,7 +19,8 @@ import Testing
             #expect(e1?.status.message?.contains(#"strict decoding error: unknown field "bogus""#) == true)
             let e2 = await expectAPIError(400, "BadRequest") { try await post(c, duplicateField, name: "d", validation: "Strict") }
             #expect(e2?.status.message?.contains("duplicate field") == true)
-            #expect(try await c.names(cmPath).isEmpty)
+            let stored = try await c.names(cmPath)
+            #expect(stored.isEmpty)
 
             var p = pod("p")
             p["spec"] = ["containers": [["name": "app", "image": "nginx:1", "bogus": true]]]

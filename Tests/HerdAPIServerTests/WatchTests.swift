@@ -63,7 +63,7 @@ import Testing
         }
     }
 
-    @Test(.bug("DELETED for an object leaving a label selection carries the new object; upstream sends the previous content"))
+    @Test
     func leavingSelectionCarriesPreviousObject() async throws {
         try await TestCluster.with { c in
             let rv = try #require(try await c.get(cmPath).string("metadata.resourceVersion"))
