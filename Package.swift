@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "HerdAPITests", dependencies: ["HerdAPI"]),
         .testTarget(name: "HerdStoreTests", dependencies: ["HerdStore"]),
         .testTarget(name: "HerdAPIServerTests", dependencies: [
-            "HerdAPIServer", "HerdAPI", "HerdStore",
+            "HerdAPIServer", "HerdAPI", "HerdStore", "HerdClient",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
