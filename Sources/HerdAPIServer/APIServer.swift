@@ -17,9 +17,13 @@ public struct APIServerConfiguration: Sendable {
     public var version: String
     /// Every interval, history older than the previous tick's revision is compacted away (upstream: 5 min).
     public var compactionInterval: Duration
+    /// How often watchers that allow bookmarks get one.
+    public var bookmarkInterval: Duration
 
     public init(host: String = "127.0.0.1", port: Int = 6443, maxRequestBodyBytes: Int = 3 * 1024 * 1024,
-                version: String = "v1.32.0-herd", compactionInterval: Duration = .seconds(300)) {
+                version: String = "v1.32.0-herd", compactionInterval: Duration = .seconds(300),
+                bookmarkInterval: Duration = .seconds(15)) {
+        self.bookmarkInterval = bookmarkInterval
         self.host = host
         self.port = port
         self.maxRequestBodyBytes = maxRequestBodyBytes
@@ -105,7 +109,7 @@ final class APIServerCore: Sendable {
         self.registry = registry
         self.configuration = configuration
         self.logger = logger
-        cache = WatchCache(store: store, registry: registry, logger: logger)
+        cache = WatchCache(store: store, registry: registry, logger: logger, bookmarkInterval: configuration.bookmarkInterval)
         handlers = ResourceHandlers(store: store, cache: cache, registry: registry, logger: logger)
         discovery = DiscoveryDocuments(registry: registry)
         openAPI = OpenAPIDocuments(registry: registry)

@@ -6,6 +6,8 @@ import Logging
 /// A request's options that shape a write.
 struct WriteOptions {
     var fieldManager: String
+    /// The client named the manager (apply requires it).
+    var explicitManager: Bool
     var fieldValidation: FieldValidation
     var dryRun: Bool
     var force: Bool
@@ -15,6 +17,7 @@ struct WriteOptions {
     init(query: Query, userAgent: String?, defaultManager: String? = nil) throws {
         let agent = (userAgent ?? "unknown").split(separator: "/").first.map(String.init) ?? "unknown"
         fieldManager = query["fieldManager"] ?? defaultManager ?? agent
+        explicitManager = !(query["fieldManager"] ?? "").isEmpty
         if fieldManager.count > 128 {
             throw APIError.badRequest("fieldManager: Too long: may not be longer than 128")
         }
@@ -323,6 +326,10 @@ struct ResourceHandlers: Sendable {
             }
             var new = try await transform(old)
             new = try checkTypeInfo(new, kind: r.kind)
+            if let uid = new.uid, !uid.isEmpty, uid != old.uid {
+                throw APIError.conflict(r.kind.info.plural, r.name ?? "", group: r.kind.info.group,
+                                        "Precondition failed: UID in precondition: \(uid), UID in object meta: \(old.uid ?? "")")
+            }
             // What the client may not change.
             for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink"] {
                 new.setMeta(k, old.metadata[k])
@@ -343,7 +350,8 @@ struct ResourceHandlers: Sendable {
             }
             KindStrategy.prepareForUpdate(&new, old: old, kind: r.kind)
 
-            let normalized = try r.kind.normalize(new, old: old)
+            // a binding changes spec.nodeName, which pod updates may not: validate the result as a whole pod
+            let normalized = try r.kind.normalize(new, old: subresource == "binding" ? nil : old)
             let moreWarnings = try fieldProblems(duplicates: [], unknown: normalized.unknownFields, options: options)
             if !normalized.errors.isEmpty {
                 throw APIError.invalid(kind: r.kind.info.kind, name: r.name ?? "", group: r.kind.info.group, normalized.errors)
@@ -466,8 +474,9 @@ struct ResourceHandlers: Sendable {
         if let n = applied.name, n != r.name {
             throw APIError.badRequest("the name of the object (\(n)) does not match the name on the URL (\(r.name ?? ""))")
         }
-        if options.fieldManager.isEmpty || options.fieldManager == "unknown" && patch["__manager"] != nil {
-            throw APIError.badRequest("PATCH requests with apply-patch+yaml need a fieldManager query parameter")
+        if !options.explicitManager {
+            throw APIError.invalid(kind: "PatchOptions", name: "", group: "meta.k8s.io",
+                                   [FieldError.required("fieldManager", "is required for apply patch")])
         }
         do {
             return try await guaranteedUpdate(r, options: options, precondition: applied.resourceVersion, warnings: warnings,
@@ -527,7 +536,7 @@ struct ResourceHandlers: Sendable {
                 var marked = old
                 let alreadyDeleting = old.deletionTimestamp != nil
                 if alreadyDeleting && grace >= (old.metadata["deletionGracePeriodSeconds"]?.intValue ?? 0) && finalizers == old.finalizers {
-                    return HandlerResult(code: 202, body: old)
+                    return HandlerResult(code: acceptedCode(options), body: old)
                 }
                 let deadline = Date().addingTimeInterval(TimeInterval(grace))
                 marked.setMeta("deletionTimestamp", .string(Time(deadline).rfc3339))
@@ -535,11 +544,11 @@ struct ResourceHandlers: Sendable {
                 if !finalizers.isEmpty { marked.setMeta("finalizers", .array(finalizers.map { .string($0) })) }
                 marked.setMeta("resourceVersion", nil)
                 KindStrategy.prepareForDeletion(&marked, kind: r.kind)
-                if dryRun { return HandlerResult(code: 202, body: marked) }
+                if dryRun { return HandlerResult(code: acceptedCode(options), body: marked) }
                 do {
                     let rev = try await store.update(r.key!, value: marked.serialized(), expectedRevision: oldRev)
                     marked.setMeta("resourceVersion", .string(String(rev)))
-                    return HandlerResult(code: finalizers.isEmpty ? 200 : 202, body: marked)
+                    return HandlerResult(code: acceptedCode(options), body: marked)
                 } catch StoreError.conflict { continue } catch StoreError.keyNotFound { continue }
             }
             if dryRun { return HandlerResult(code: 200, body: old) }
@@ -553,6 +562,12 @@ struct ResourceHandlers: Sendable {
             }
         }
         throw APIError.conflict(r.kind.info.plural, r.name ?? "", group: r.kind.info.group, "too many concurrent writes; try again")
+    }
+
+    /// Upstream answers 202 for a deletion that did not finish at once only when the client set
+    /// orphanDependents=false; everything else is 200 (handlers/delete.go keeps this for old clients).
+    private func acceptedCode(_ options: DeleteOptions) -> Int {
+        options.orphanDependents == false ? 202 : 200
     }
 
     func deleteCollection(_ r: ResourcePath, query: Query, options: DeleteOptions, dryRun: Bool) async throws -> HandlerResult {

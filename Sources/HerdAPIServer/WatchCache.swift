@@ -16,6 +16,19 @@ struct CachedObject: Sendable {
     let revision: Int64
 
     var json: JSONValue? { try? JSONValue.parse(bytes) }
+
+    /// This state stamped with another revision: what a watcher gets when a change moves the object out of
+    /// its selection (upstream sends the old object with the new resourceVersion).
+    func at(revision rev: Int64) -> CachedObject {
+        var bytes = self.bytes
+        if var j = json {
+            var meta = j["metadata"]?.objectValue ?? [:]
+            meta["resourceVersion"] = .string(String(rev))
+            j["metadata"] = .object(meta)
+            bytes = j.serialized()
+        }
+        return CachedObject(key: key, bytes: bytes, namespace: namespace, name: name, labels: labels, fields: fields, revision: rev)
+    }
 }
 
 struct CacheEvent: Sendable {
@@ -83,7 +96,11 @@ actor WatchCache {
     private var bookmarkTask: Task<Void, Never>?
     private let kindsByPrefix: [String: any ServedKind]
 
-    init(store: any Store, registry: KindRegistry, logger: Logger, historyLimit: Int = 50_000) {
+    private let bookmarkInterval: Duration
+
+    init(store: any Store, registry: KindRegistry, logger: Logger, historyLimit: Int = 50_000,
+         bookmarkInterval: Duration = .seconds(15)) {
+        self.bookmarkInterval = bookmarkInterval
         self.store = store
         self.registry = registry
         self.logger = logger
@@ -97,9 +114,10 @@ actor WatchCache {
     func start() async throws {
         try await relist()
         startFeed()
+        let interval = bookmarkInterval
         bookmarkTask = Task { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(15))
+                try? await Task.sleep(for: interval)
                 await self?.sendBookmarks()
             }
         }
@@ -235,7 +253,7 @@ actor WatchCache {
         case .modified:
             if now && before { item = .event(.modified, event.object) }
             else if now { item = .event(.added, event.object) }
-            else if before { item = .event(.deleted, event.object) }
+            else if before, let prev = event.previous { item = .event(.deleted, prev.at(revision: event.revision)) }
             else { return }
         case .deleted:
             guard now || before else { return }

@@ -69,9 +69,7 @@ import Testing
             cm.setMeta("finalizers", ["example.com/keep"])
             try await c.create(cmPath, cm)
             let res = try await c.delete(cmPath + "/kept")
-            withKnownIssue("herd answers 202 Accepted") {
-                #expect(res.status == 200)
-            }
+            #expect(res.status == 200)
         }
     }
 

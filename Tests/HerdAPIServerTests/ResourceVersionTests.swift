@@ -48,10 +48,8 @@ import Testing
             let again = try await c.put(deployPath + "/web", d)
             #expect(same.string("data.a") == "1")
             #expect(again.int("metadata.generation") == 1)
-            withKnownIssue("herd refreshes the managedFields time of the same manager and writes a new resourceVersion") {
-                #expect(same.string("metadata.resourceVersion") == rv)
-                #expect(again.string("metadata.resourceVersion") == d.string("metadata.resourceVersion"))
-            }
+            #expect(same.string("metadata.resourceVersion") == rv)
+            #expect(again.string("metadata.resourceVersion") == d.string("metadata.resourceVersion"))
         }
     }
 
@@ -107,12 +105,10 @@ import Testing
             cm.setMeta("uid", "00000000-0000-0000-0000-000000000000")
             cm.setMeta("resourceVersion", nil)
             cm["data"] = ["a": "2"]
-            await withKnownIssue("herd ignores the body's uid and applies the update (200)") {
-                let e = await expectAPIError(409, "Conflict") { try await c.put(cmPath + "/cm", cm) }
-                #expect(e?.status.message?.contains("Precondition failed: UID in precondition") == true)
-                let stored = try await c.get(cmPath + "/cm")
-                #expect(stored.string("data.a") == "1")
-            }
+            let e = await expectAPIError(409, "Conflict") { try await c.put(cmPath + "/cm", cm) }
+            #expect(e?.status.message?.contains("Precondition failed: UID in precondition") == true)
+            let stored = try await c.get(cmPath + "/cm")
+            #expect(stored.string("data.a") == "1")
         }
     }
 }

@@ -18,7 +18,7 @@ struct TestCluster {
         let store = MemoryStore()
         var logger = Logger(label: "herd.apiserver.test")
         logger.logLevel = .critical
-        let server = APIServer(store: store, configuration: APIServerConfiguration(host: "127.0.0.1", port: 0), logger: logger)
+        let server = APIServer(store: store, configuration: APIServerConfiguration(host: "127.0.0.1", port: 0, bookmarkInterval: .seconds(1)), logger: logger)
         let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
         let runner = Task { try await group.run() }
         let port = await server.waitUntilListening()
