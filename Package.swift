@@ -1,6 +1,5 @@
 // swift-tools-version:6.0
 import PackageDescription
-import Foundation
 
 let package = Package(
     name: "herd",
@@ -68,15 +67,3 @@ let package = Package(
     ]
 )
 
-// Development convenience while modules are built in parallel worktrees: HERD_PACKAGE_SUBSET=api or =store
-// builds only that module and its tests (and only their dependencies).
-if let subset = ProcessInfo.processInfo.environment["HERD_PACKAGE_SUBSET"] {
-    let keep: Set<String> = subset == "api" ? ["HerdAPI", "HerdAPITests"] : ["HerdStore", "HerdStoreTests"]
-    package.targets = package.targets.filter { keep.contains($0.name) }
-    package.products = []
-    package.dependencies = package.dependencies.filter { dep in
-        guard case .sourceControl(_, let loc, _) = dep.kind else { return false }
-        let url = "\(loc)"
-        return subset == "api" ? url.contains("Yams") : (url.contains("GRDB") || url.contains("swift-log"))
-    }
-}
