@@ -22,7 +22,7 @@ def herd_run(body_path, n, conns):
         r = lib.run_wrk(herd.url, lib.WRK_HERD_CREATE, {"BENCH_BODY_FILE": body_path}, n, conns)
         r["server_cpu"] = lib.cpu_seconds(herd.pid) - cpu0
         r["load"] = load
-        r["stored"] = herd.count_pods()
+        r["stored"] = herd.settled_pod_count()
     return r
 
 
@@ -72,6 +72,8 @@ def main():
                 print(f"  run {i + 1} {system}: {r['rps']:.0f} req/s, p50 {r['p50_us'] / 1000:.2f} ms, "
                       f"p99 {r['p99_us'] / 1000:.2f} ms, failures {r['failures']}, load {r['load']:.2f}",
                       flush=True)
+                for sample in r["failed_samples"]:
+                    print(f"    failed: {sample}")
 
     rows = []
     for system in ("etcd", "herd"):

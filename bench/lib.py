@@ -149,6 +149,17 @@ class Herd(_Process):
         with urllib.request.urlopen(self.url + path, timeout=30) as r:
             return json.load(r)["metadata"]["resourceVersion"]
 
+    def settled_pod_count(self):
+        """The pod count once creates still in flight when wrk stopped (up to its connections - 1) land."""
+        last = self.count_pods()
+        for _ in range(20):
+            time.sleep(0.5)
+            now = self.count_pods()
+            if now == last:
+                return now
+            last = now
+        raise RuntimeError("pod count still changing after 10 s")
+
     def count_pods(self):
         with urllib.request.urlopen(self.url + "/api/v1/namespaces/default/pods", timeout=120) as r:
             return len(json.load(r)["items"])
@@ -224,8 +235,13 @@ local ffi = require("ffi")
 ffi.cdef[[ int getpid(void); int tgkill(int tgid, int tid, int sig); ]]
 local target = tonumber(os.getenv("BENCH_N"))
 local done_count = 0
+local bad = {}
 function response(status, headers, body)
   done_count = done_count + 1
+  if status > 299 and #bad < 5 then
+    bad[#bad + 1] = status
+    io.write("BENCH_FAILED " .. status .. " " .. body:sub(1, 300):gsub("\n", " ") .. "\n")
+  end
   if done_count == target then
     wrk.thread:stop()
     local pid = ffi.C.getpid()
@@ -300,6 +316,7 @@ def run_wrk(url, script, env, n, connections=16, max_seconds=300):
     if not m:
         raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
     r = json.loads(m.group(1))
+    r["failed_samples"] = re.findall(r"BENCH_FAILED (.*)", out.stdout)
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     r["failures"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
     return r
@@ -313,6 +330,7 @@ def fill_pods(herd, n, body=None):
         r = run_wrk(herd.url, WRK_HERD_CREATE, {"BENCH_BODY_FILE": f.name}, n)
     if r["failures"]:
         raise RuntimeError(f"fill: {r['failures']} failed creates: {r}")
+    r["stored"] = herd.settled_pod_count()
     return r
 
 
