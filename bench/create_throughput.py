@@ -72,7 +72,7 @@ def main():
                 print(f"  run {i + 1} {system}: {r['rps']:.0f} req/s, p50 {r['p50_us'] / 1000:.2f} ms, "
                       f"p99 {r['p99_us'] / 1000:.2f} ms, failures {r['failures']}, load {r['load']:.2f}",
                       flush=True)
-                for sample in r["failed_samples"]:
+                for sample in r["failed_samples"][:2]:
                     print(f"    failed: {sample}")
 
     rows = []
