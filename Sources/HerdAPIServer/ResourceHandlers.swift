@@ -222,8 +222,10 @@ struct ResourceHandlers: Sendable {
         } else {
             meta["namespace"] = nil
         }
+        var generatedFrom: String? = nil
         if (meta["name"]?.stringValue ?? "").isEmpty, let gen = meta["generateName"]?.stringValue, !gen.isEmpty {
             meta["name"] = .string(NameGenerator.generate(gen))
+            generatedFrom = gen
         }
         if let rv = meta["resourceVersion"]?.stringValue, !rv.isEmpty {
             throw APIError.badRequest("resourceVersion should not be set on objects to be created")
@@ -245,14 +247,24 @@ struct ResourceHandlers: Sendable {
         var final = normalized.object
         final.setMeta("managedFields", Patching.managedFieldsForUpdate(
             old: nil, new: final, existing: [], manager: options.fieldManager, kind: r.kind, subresource: nil))
-        let key = ResourcePath(kind: r.kind, namespace: final.namespace, name: name, subresource: nil, legacyWatch: false).key!
         if options.dryRun { return HandlerResult(code: 201, body: final, warnings: warnings) }
-        do {
-            let rev = try await store.create(key, value: final.serialized())
-            final.setMeta("resourceVersion", .string(String(rev)))
-            return HandlerResult(code: 201, body: final, warnings: warnings)
-        } catch StoreError.keyExists {
-            throw APIError.alreadyExists(r.kind.info.plural, name, group: r.kind.info.group)
+        // A generated name that is taken gets a new suffix, as upstream does since 1.32 (KEP-4420): with five
+        // random characters, a few in ten thousand creates would otherwise collide.
+        var attempt = 0
+        while true {
+            let current = final.name ?? name
+            let key = ResourcePath(kind: r.kind, namespace: final.namespace, name: current, subresource: nil, legacyWatch: false).key!
+            do {
+                let rev = try await store.create(key, value: final.serialized())
+                final.setMeta("resourceVersion", .string(String(rev)))
+                return HandlerResult(code: 201, body: final, warnings: warnings)
+            } catch StoreError.keyExists {
+                attempt += 1
+                guard let base = generatedFrom, attempt < 8 else {
+                    throw APIError.alreadyExists(r.kind.info.plural, current, group: r.kind.info.group)
+                }
+                final.setMeta("name", .string(NameGenerator.generate(base)))
+            }
         }
     }
 
