@@ -28,6 +28,15 @@ struct NormalizedObject {
 }
 
 struct KindAdapter<T: APIObject>: ServedKind {
+    /// Whether objects of this kind report any field-selector values of their own (most kinds do not, and
+    /// then the watch cache need not decode them to find out).
+    let hasOwnSelectableFields: Bool
+
+    init() {
+        let probe = try? JSONValueDecoder.decodeValue(T.self, from: ["metadata": [:]])
+        hasOwnSelectableFields = !(probe?.selectableFields().isEmpty ?? true)
+    }
+
     var info: ResourceInfo { T.resourceInfo }
     var statusFields: [String] { T.statusFields }
     var isScalable: Bool { T.self is any Scalable.Type }
@@ -45,7 +54,7 @@ struct KindAdapter<T: APIObject>: ServedKind {
         var (typed, unknown) = try decode(object)
         typed.applyDefaults()
         let errors: [FieldError]
-        if let old, let oldTyped = try? JSONValueDecoder.decode(T.self, from: old).value {
+        if let old, let oldTyped = try? JSONValueDecoder.decodeValue(T.self, from: old) {
             errors = typed.validateUpdate(old: oldTyped)
         } else {
             errors = typed.validate()
@@ -55,7 +64,7 @@ struct KindAdapter<T: APIObject>: ServedKind {
     }
 
     func tableCells(_ object: JSONValue, now: Date) -> [JSONValue] {
-        guard let typed = try? JSONValueDecoder.decode(T.self, from: object).value else {
+        guard let typed = try? JSONValueDecoder.decodeValue(T.self, from: object) else {
             return T.tableColumns.map { _ in .string("") }
         }
         return typed.tableCells(now: now)
@@ -63,7 +72,7 @@ struct KindAdapter<T: APIObject>: ServedKind {
 
     func selectableFields(_ object: JSONValue) -> [String: String] {
         var fields: [String: String] = [:]
-        if let typed = try? JSONValueDecoder.decode(T.self, from: object).value {
+        if hasOwnSelectableFields, let typed = try? JSONValueDecoder.decodeValue(T.self, from: object) {
             fields = typed.selectableFields()
         }
         fields["metadata.name"] = object[path: ["metadata", "name"]]?.stringValue ?? ""
@@ -74,7 +83,7 @@ struct KindAdapter<T: APIObject>: ServedKind {
     }
 
     func scale(of object: JSONValue) -> JSONValue? {
-        guard let typed = try? JSONValueDecoder.decode(T.self, from: object).value, let s = typed as? any Scalable else {
+        guard let typed = try? JSONValueDecoder.decodeValue(T.self, from: object), let s = typed as? any Scalable else {
             return nil
         }
         var meta: [String: JSONValue] = [:]
