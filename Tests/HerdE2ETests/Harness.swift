@@ -84,7 +84,7 @@ final class HerdServer: @unchecked Sendable {
         self.dataDir = dir
         port = try HerdServer.freePort()
         logPath = dir.appendingPathComponent("server.log").path
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         logHandle.seekToEndOfFile()
         process = Process()
