@@ -207,7 +207,10 @@ struct ResourceHandlers: Sendable {
 
     // MARK: create
 
-    func create(_ r: ResourcePath, body: JSONValue, duplicates: [String], options: WriteOptions) async throws -> HandlerResult {
+    /// `appliedFields`: the managedFields of a server-side apply that creates the object (instead of an
+    /// Update entry for the creating manager).
+    func create(_ r: ResourcePath, body: JSONValue, duplicates: [String], options: WriteOptions,
+                appliedFields: JSONValue? = nil) async throws -> HandlerResult {
         var obj = try checkTypeInfo(body, kind: r.kind)
         var warnings = try fieldProblems(duplicates: duplicates, unknown: [], options: options)
         var meta = obj.metadata
@@ -245,7 +248,7 @@ struct ResourceHandlers: Sendable {
         }
         try await checkNamespace(r, name: name)
         var final = normalized.object
-        final.setMeta("managedFields", Patching.managedFieldsForUpdate(
+        final.setMeta("managedFields", appliedFields ?? Patching.managedFieldsForUpdate(
             old: nil, new: final, existing: [], manager: options.fieldManager, kind: r.kind, subresource: nil))
         if options.dryRun { return HandlerResult(code: 201, body: final, warnings: warnings) }
         // A generated name that is taken gets a new suffix, as upstream does since 1.32 (KEP-4420): with five
@@ -503,19 +506,7 @@ struct ResourceHandlers: Sendable {
             var obj = try Patching.serverSideApply(applied, to: nil, manager: options.fieldManager, force: options.force,
                                                    kind: r.kind, subresource: nil)
             obj.setMeta("name", .string(r.name ?? ""))
-            let managed = obj.metadata["managedFields"]
-            var result = try await create(r, body: obj, duplicates: [], options: options)
-            // create() recorded an Update entry; an apply that creates owns its fields as Apply
-            if let managed, !options.dryRun, let key = r.key {
-                result.body.setMeta("managedFields", managed)
-                var stored = result.body
-                stored.setMeta("resourceVersion", nil)
-                if let rv = result.body.resourceVersion.flatMap(Int64.init) {
-                    let rev = try await store.update(key, value: stored.serialized(), expectedRevision: rv)
-                    result.body.setMeta("resourceVersion", .string(String(rev)))
-                }
-            }
-            return result
+            return try await create(r, body: obj, duplicates: [], options: options, appliedFields: obj.metadata["managedFields"])
         }
     }
 
