@@ -78,6 +78,8 @@ actor WatchCache {
     private let historyLimit: Int
 
     private var objects: [String: [String: CachedObject]] = [:]   // resource prefix -> key -> object
+    /// Each resource's keys in order, so a page of a list starts with a binary search, not a sort.
+    private var orderedKeys: [String: [String]] = [:]
     private var history: Deque<CacheEvent> = []
     /// Events after this revision are all in `history`; watching from below it is 410 Expired.
     private var historyStart: Int64 = 0
@@ -148,6 +150,7 @@ actor WatchCache {
             start = page.more ? page.items.last?.key : nil
         } while start != nil
         objects = all
+        orderedKeys = all.mapValues { $0.keys.sorted() }
         revision = max(revision, rev)
         historyStart = rev
         history.removeAll()
@@ -226,9 +229,17 @@ actor WatchCache {
         case .created, .updated:
             guard let (_, obj) = ingest(ev.kv.key, ev.kv.value, revision: ev.revision) else { return }
             objects[prefix, default: [:]][ev.kv.key] = obj
+            if previous == nil {
+                // mutate in place: taking the array out of the dictionary would copy it on every insert
+                let at = Self.lowerBound(orderedKeys[prefix] ?? [], ev.kv.key)
+                orderedKeys[prefix, default: []].insert(ev.kv.key, at: at)
+            }
             event = CacheEvent(kind: previous == nil ? .added : .modified, resource: prefix, object: obj, previous: previous)
         case .deleted:
             objects[prefix]?[ev.kv.key] = nil
+            let at = Self.lowerBound(orderedKeys[prefix] ?? [], ev.kv.key)
+            let present = orderedKeys[prefix].map { at < $0.count && $0[at] == ev.kv.key } ?? false
+            if present { orderedKeys[prefix]?.remove(at: at) }
             guard let (_, obj) = ingest(ev.kv.key, ev.prevValue ?? ev.kv.value, revision: ev.revision) else { return }
             event = CacheEvent(kind: .deleted, resource: prefix, object: obj, previous: previous)
         }
@@ -315,26 +326,33 @@ actor WatchCache {
     /// `limit` (0 = all). Returns the cache revision and whether more remain.
     func list(resource: String, filter: ObjectFilter, startAfter: String?, limit: Int) -> (items: [CachedObject], revision: Int64, more: Bool) {
         let all = objects[resource] ?? [:]
-        var keys: [String]
-        if let ns = filter.namespace {
-            let p = resource + ns + "/"
-            keys = all.keys.filter { $0.hasPrefix(p) }
-        } else {
-            keys = Array(all.keys)
+        let keys = orderedKeys[resource] ?? []
+        // Keys sort by namespace first, so one namespace is a contiguous run starting at its prefix.
+        let prefix = filter.namespace.map { resource + $0 + "/" } ?? resource
+        var i = Self.lowerBound(keys, prefix)
+        if let startAfter {
+            i = max(i, Self.lowerBound(keys, startAfter))
+            if i < keys.count, keys[i] == startAfter { i += 1 }
         }
-        keys.sort()
         var out: [CachedObject] = []
         var more = false
-        var started = startAfter == nil
-        for k in keys {
-            if !started {
-                if k > startAfter! { started = true } else { continue }
-            }
-            guard let o = all[k], filter.matches(o) else { continue }
+        while i < keys.count, keys[i].hasPrefix(prefix) {
+            defer { i += 1 }
+            guard let o = all[keys[i]], filter.matches(o) else { continue }
             if limit > 0 && out.count == limit { more = true; break }
             out.append(o)
         }
         return (out, revision, more)
+    }
+
+    /// The first index whose key is not below `key`.
+    static func lowerBound(_ keys: [String], _ key: String) -> Int {
+        var lo = 0, hi = keys.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if keys[mid] < key { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 
     /// The store dropped history below `rev`: watches from older revisions get 410 from now on.
@@ -360,8 +378,9 @@ actor WatchCache {
                 deliver(ev, to: w, id: UInt64.max)
             }
         } else {
-            for (_, o) in (objects[resource] ?? [:]).sorted(by: { $0.key < $1.key }) where filter.matches(o) {
-                cont.yield(.event(.added, o))
+            let all = objects[resource] ?? [:]
+            for k in orderedKeys[resource] ?? [] {
+                if let o = all[k], filter.matches(o) { cont.yield(.event(.added, o)) }
             }
         }
         let id = nextWatcherID
