@@ -279,7 +279,7 @@ struct HerdResponder: HTTPResponder {
         let h = core.handlers
         let userAgent = request.headers[.userAgent]
         let contentType = request.headers[.contentType]
-        let isWatch = r.legacyWatch || query.bool("watch") && query["watch"] != nil
+        let isWatch = r.legacyWatch || query.bool("watch")
         switch (method, r.name, r.subresource) {
         case (.get, nil, nil):
             if isWatch { return try await watch(r, query: query, format: format) }
@@ -288,8 +288,7 @@ struct HerdResponder: HTTPResponder {
         case (.get, _?, nil) where isWatch:
             // legacy /watch/.../name: a watch of one object
             let named = ResourcePath(kind: r.kind, namespace: r.namespace, name: nil, subresource: nil, legacyWatch: true)
-            var q = query
-            q = Query("fieldSelector=metadata.name%3D\(r.name!)" + (request.uri.query.map { "&" + $0 } ?? ""))
+            let q = Query("fieldSelector=metadata.name%3D\(r.name!)" + (request.uri.query.map { "&" + $0 } ?? ""))
             return try await watch(named, query: q, format: format)
         case (.get, _?, nil), (.get, _?, "status"):
             let obj = try await h.get(r)
@@ -462,7 +461,8 @@ struct HerdResponder: HTTPResponder {
         let kind = r.kind
         let responder = self
         var headers = HTTPFields()
-        headers[.contentType] = format.encoding == .yaml ? "application/json" : "application/json"
+        // watch streams are always newline-delimited JSON
+        headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-cache, private"
         let body = ResponseBody { writer in
             // Relay the cache stream and a deadline into one sequence the writer can consume.

@@ -99,14 +99,14 @@ struct KindAdapter<T: APIObject>: ServedKind {
     }
 
     func withReplicas(_ object: JSONValue, _ replicas: Int32) throws -> JSONValue {
-        let (typed, _) = try decode(object)
-        guard var s = typed as? any Scalable else {
-            throw APIError.notFound("\(T.resourceInfo.plural)/scale", typed.metadata.name ?? "")
+        guard isScalable else {
+            throw APIError.notFound("\(T.resourceInfo.plural)/scale", object.name ?? "")
         }
-        s.specReplicas = replicas
-        var out = try JSONValueEncoder.encode(s)
-        // keep fields the typed model does not know (none expected) out of the picture: take the encoded form
-        out["metadata"] = object["metadata"]
+        // every scalable kind keeps its desired count in spec.replicas
+        var out = object
+        var spec = out["spec"]?.objectValue ?? [:]
+        spec["replicas"] = .int(Int64(replicas))
+        out["spec"] = .object(spec)
         return out
     }
 

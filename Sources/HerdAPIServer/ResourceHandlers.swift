@@ -159,13 +159,8 @@ struct ResourceHandlers: Sendable {
             pages: while true {
                 let page = try await store.list(prefix: prefix, startAfter: start, limit: max(limit, 500), revision: rev)
                 for kv in page.items {
-                    guard var json = try? JSONValue.parse(kv.value) else { continue }
-                    json.setMeta("resourceVersion", .string(String(kv.modRevision)))
-                    var labels: [String: String] = [:]
-                    for (k, v) in json[path: ["metadata", "labels"]]?.objectValue ?? [:] { labels[k] = v.stringValue ?? "" }
-                    let o = CachedObject(key: kv.key, bytes: json.serialized(), namespace: json.namespace ?? "", name: json.name ?? "",
-                                         labels: labels, fields: r.kind.selectableFields(json), revision: kv.modRevision)
-                    guard f.matches(o) else { continue }
+                    guard let o = CachedObject(key: kv.key, stored: kv.value, revision: kv.modRevision, kind: r.kind),
+                          f.matches(o) else { continue }
                     if limit > 0 && out.count == limit { more = true; break pages }
                     out.append(o)
                 }

@@ -17,6 +17,29 @@ struct CachedObject: Sendable {
 
     var json: JSONValue? { try? JSONValue.parse(bytes) }
 
+    init(key: String, bytes: [UInt8], namespace: String, name: String, labels: [String: String], fields: [String: String],
+         revision: Int64) {
+        self.key = key
+        self.bytes = bytes
+        self.namespace = namespace
+        self.name = name
+        self.labels = labels
+        self.fields = fields
+        self.revision = revision
+    }
+
+    /// The cached form of a stored value: resourceVersion set, selector data extracted. Nil if not JSON.
+    init?(key: String, stored value: [UInt8], revision: Int64, kind: any ServedKind) {
+        guard var json = try? JSONValue.parse(value) else { return nil }
+        var meta = json["metadata"]?.objectValue ?? [:]
+        meta["resourceVersion"] = .string(String(revision))
+        json["metadata"] = .object(meta)
+        var labels: [String: String] = [:]
+        for (k, v) in meta["labels"]?.objectValue ?? [:] { labels[k] = v.stringValue ?? "" }
+        self.init(key: key, bytes: json.serialized(), namespace: meta["namespace"]?.stringValue ?? "",
+                  name: meta["name"]?.stringValue ?? "", labels: labels, fields: kind.selectableFields(json), revision: revision)
+    }
+
     /// This state stamped with another revision: what a watcher gets when a change moves the object out of
     /// its selection (upstream sends the old object with the new resourceVersion).
     func at(revision rev: Int64) -> CachedObject {
@@ -203,18 +226,10 @@ actor WatchCache {
     /// Builds the cached form of a stored value: resourceVersion set, selector data extracted.
     private func ingest(_ key: String, _ value: [UInt8], revision: Int64) -> (String, CachedObject)? {
         guard let prefix = resourcePrefix(of: key), let kind = kindsByPrefix[prefix] else { return nil }
-        guard var json = try? JSONValue.parse(value) else {
+        guard let obj = CachedObject(key: key, stored: value, revision: revision, kind: kind) else {
             logger.error("undecodable object in store at \(key)")
             return nil
         }
-        var meta = json["metadata"]?.objectValue ?? [:]
-        meta["resourceVersion"] = .string(String(revision))
-        json["metadata"] = .object(meta)
-        var labels: [String: String] = [:]
-        for (k, v) in meta["labels"]?.objectValue ?? [:] { labels[k] = v.stringValue ?? "" }
-        let obj = CachedObject(
-            key: key, bytes: json.serialized(), namespace: meta["namespace"]?.stringValue ?? "",
-            name: meta["name"]?.stringValue ?? "", labels: labels, fields: kind.selectableFields(json), revision: revision)
         return (prefix, obj)
     }
 
