@@ -46,7 +46,7 @@ import Testing
     @Test func labelSelectorWatchSeesObjectsEnterAndLeave() async throws {
         try await TestCluster.with { c in
             let rv = try #require(try await c.get(cmPath).string("metadata.resourceVersion"))
-            var w = c.watch(cmPath, query: [("resourceVersion", rv), ("labelSelector", "app=web")], timeout: 3)
+            var w = c.watch(cmPath, query: [("resourceVersion", rv), ("labelSelector", "app=web")], timeout: 60)
             try await c.create(cmPath, configMap("x", labels: ["app": "web"]))
             try await c.create(cmPath, configMap("other", labels: ["app": "db"]))
             try await c.patch(cmPath + "/x", #"{"metadata":{"labels":{"app":"db"}}}"#, type: "application/merge-patch+json")
@@ -54,9 +54,11 @@ import Testing
             try await c.patch(cmPath + "/x", #"{"metadata":{"labels":{"app":"web"}}}"#, type: "application/merge-patch+json")
             try await c.patch(cmPath + "/other", #"{"data":{"a":"b"}}"#, type: "application/merge-patch+json")
             try await c.delete(cmPath + "/x")
-            let events = try await w.rest()
-            #expect(summary(events) == ["ADDED x", "DELETED x", "ADDED x", "DELETED x"])
-            if events.count == 4 {
+            // a last matching object marks the end: nothing else may arrive before it
+            try await c.create(cmPath, configMap("end", labels: ["app": "web"]))
+            let events = try await w.next(5)
+            #expect(summary(events) == ["ADDED x", "DELETED x", "ADDED x", "DELETED x", "ADDED end"])
+            if events.count == 5 {
                 #expect(events[1].object.string("metadata.resourceVersion") == leftRV)
                 #expect(events[2].object.string("metadata.labels.app") == "web")
             }
@@ -81,12 +83,15 @@ import Testing
     @Test func fieldSelectorWatch() async throws {
         try await TestCluster.with { c in
             let rv = try #require(try await c.get(cmPath).string("metadata.resourceVersion"))
-            var w = c.watch(cmPath, query: [("resourceVersion", rv), ("fieldSelector", "metadata.name=b")], timeout: 2)
+            var w = c.watch(cmPath, query: [("resourceVersion", rv), ("fieldSelector", "metadata.name=b")], timeout: 60)
             try await c.create(cmPath, configMap("a"))
             try await c.create(cmPath, configMap("b"))
             try await c.delete(cmPath + "/a")
             try await c.delete(cmPath + "/b")
-            #expect(summary(try await w.rest()) == ["ADDED b", "DELETED b"])
+            try await c.create(cmPath, configMap("b", data: ["end": "1"]))
+            let events = try await w.next(3)
+            #expect(summary(events) == ["ADDED b", "DELETED b", "ADDED b"])
+            #expect(events.last?.object.string("data.end") == "1")
         }
     }
 
@@ -103,12 +108,13 @@ import Testing
         try await TestCluster.with { c in
             try await c.create("/api/v1/namespaces", namespace("other"))
             let rv = try #require(try await c.get(cmPath).string("metadata.resourceVersion"))
-            var w = c.watch(cmPath, query: [("resourceVersion", rv)], timeout: 2)
-            var all = c.watch("/api/v1/configmaps", query: [("resourceVersion", rv)], timeout: 2)
+            var w = c.watch(cmPath, query: [("resourceVersion", rv)], timeout: 60)
+            var all = c.watch("/api/v1/configmaps", query: [("resourceVersion", rv)], timeout: 60)
             try await c.create("/api/v1/namespaces/other/configmaps", configMap("elsewhere"))
             try await c.create(cmPath, configMap("here"))
-            #expect(summary(try await w.rest()) == ["ADDED here"])
-            #expect(summary(try await all.rest()) == ["ADDED elsewhere", "ADDED here"])
+            try await c.create(cmPath, configMap("end"))
+            #expect(summary(try await w.next(2)) == ["ADDED here", "ADDED end"])
+            #expect(summary(try await all.next(3)) == ["ADDED elsewhere", "ADDED here", "ADDED end"])
         }
     }
 
@@ -117,7 +123,7 @@ import Testing
         try await TestCluster.with { c in
             try await c.create(cmPath, configMap("a"))
             let rv = try #require(try await c.get(cmPath).string("metadata.resourceVersion"))
-            var w = c.watch(cmPath, query: [("resourceVersion", rv), ("allowWatchBookmarks", "true")], timeout: 3)
+            var w = c.watch(cmPath, query: [("resourceVersion", rv), ("allowWatchBookmarks", "true")], timeout: 4)
             let events = try await w.rest()
             let bookmark = try #require(events.first { $0.type == "BOOKMARK" })
             #expect(bookmark.object.string("kind") == "ConfigMap")
