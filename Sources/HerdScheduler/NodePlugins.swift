@@ -1,0 +1,172 @@
+import HerdAPI
+
+// Filters and scores that look at one node at a time (upstream's NodeUnschedulable, NodeName, NodeAffinity,
+// TaintToleration, NodePorts).
+
+/// component-helpers' scheduling/corev1/nodeaffinity: node selector requirements against a node.
+public enum NodeSelectorMatching {
+    public static func matches(_ term: NodeSelectorTerm, node: NodeInfo) -> Bool {
+        let exprs = term.matchExpressions ?? []
+        let fields = term.matchFields ?? []
+        // a term with no requirements selects no node
+        if exprs.isEmpty && fields.isEmpty { return false }
+        for r in exprs where !matches(r, value: node.labels[r.key ?? ""]) { return false }
+        for r in fields {
+            // metadata.name is the only field a node selector may use
+            guard r.key == "metadata.name" else { return false }
+            if !matches(r, value: node.name) { return false }
+        }
+        return true
+    }
+
+    /// Terms are ORed; nil or no terms match nothing (validation forbids an empty required selector).
+    public static func matches(_ selector: NodeSelector, node: NodeInfo) -> Bool {
+        (selector.nodeSelectorTerms ?? []).contains { matches($0, node: node) }
+    }
+
+    static func matches(_ r: NodeSelectorRequirement, value: String?) -> Bool {
+        let values = r.values ?? []
+        switch r.operator {
+        case "In": return value.map { values.contains($0) } ?? false
+        case "NotIn": return value.map { !values.contains($0) } ?? true
+        case "Exists": return value != nil
+        case "DoesNotExist": return value == nil
+        case "Gt", "Lt":
+            guard let value, let have = Int64(value), values.count == 1, let want = Int64(values[0]) else { return false }
+            return r.operator == "Gt" ? have > want : have < want
+        default: return false
+        }
+    }
+
+    /// The pod's nodeSelector and required node affinity together (upstream RequiredNodeAffinity).
+    public static func podMatchesNode(_ pod: Pod, node: NodeInfo) -> Bool {
+        if let sel = pod.spec?.nodeSelector {
+            for (k, v) in sel where node.labels[k] != v { return false }
+        }
+        if let req = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution {
+            return matches(req, node: node)
+        }
+        return true
+    }
+}
+
+public enum TaintMatching {
+    /// upstream v1.Toleration.ToleratesTaint.
+    public static func tolerates(_ t: Toleration, _ taint: Taint) -> Bool {
+        if let e = t.effect, !e.isEmpty, e != taint.effect { return false }
+        if let k = t.key, !k.isEmpty, k != taint.key { return false }
+        switch t.operator ?? "" {
+        case "", "Equal": return (t.value ?? "") == (taint.value ?? "")
+        case "Exists": return true
+        default: return false
+        }
+    }
+
+    public static func tolerated(_ taint: Taint, by tolerations: [Toleration]) -> Bool {
+        tolerations.contains { tolerates($0, taint) }
+    }
+}
+
+public struct NodeUnschedulablePlugin: FilterPlugin {
+    public let name = "NodeUnschedulable"
+    public init() {}
+    static let taint = Taint(key: "node.kubernetes.io/unschedulable", effect: "NoSchedule")
+
+    public func filter(_ state: CycleState, node: NodeInfo) -> PluginStatus {
+        guard node.unschedulable else { return .success }
+        if TaintMatching.tolerated(Self.taint, by: state.pod.pod.spec?.tolerations ?? []) { return .success }
+        return .unresolvable("node(s) were unschedulable")
+    }
+}
+
+public struct NodeNamePlugin: FilterPlugin {
+    public let name = "NodeName"
+    public init() {}
+
+    public func filter(_ state: CycleState, node: NodeInfo) -> PluginStatus {
+        guard let want = state.pod.pod.spec?.nodeName, !want.isEmpty, want != node.name else { return .success }
+        return .unresolvable("node(s) didn't match the requested node name")
+    }
+}
+
+public struct NodeAffinityPlugin: FilterPlugin, ScorePlugin {
+    public let name = "NodeAffinity"
+    public let weight: Int64
+    public init(weight: Int64 = 2) { self.weight = weight }
+
+    public func filter(_ state: CycleState, node: NodeInfo) -> PluginStatus {
+        NodeSelectorMatching.podMatchesNode(state.pod.pod, node: node)
+            ? .success : .unresolvable("node(s) didn't match Pod's node affinity/selector")
+    }
+
+    public func preScore(_ state: CycleState, nodes: [NodeInfo]) -> Bool {
+        !(state.pod.pod.spec?.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).isEmpty
+    }
+
+    /// The sum of the weights of the preferred terms the node matches.
+    public func score(_ state: CycleState, node: NodeInfo) -> Int64 {
+        var total: Int64 = 0
+        for p in state.pod.pod.spec?.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [] {
+            guard let w = p.weight, w != 0, let term = p.preference else { continue }
+            if NodeSelectorMatching.matches(term, node: node) { total += Int64(w) }
+        }
+        return total
+    }
+
+    public func normalize(_ state: CycleState, nodes: [NodeInfo], scores: inout [Int64]) {
+        defaultNormalize(&scores, reverse: false)
+    }
+}
+
+public struct TaintTolerationPlugin: FilterPlugin, ScorePlugin {
+    public let name = "TaintToleration"
+    public let weight: Int64
+    public init(weight: Int64 = 3) { self.weight = weight }
+
+    /// The first NoSchedule/NoExecute taint the pod does not tolerate fails the node.
+    public func filter(_ state: CycleState, node: NodeInfo) -> PluginStatus {
+        if node.taints.isEmpty { return .success }
+        let tolerations = state.pod.pod.spec?.tolerations ?? []
+        for taint in node.taints where taint.effect == "NoSchedule" || taint.effect == "NoExecute" {
+            if !TaintMatching.tolerated(taint, by: tolerations) {
+                return .unresolvable("node(s) had untolerated taint {\(taint.key ?? ""): \(taint.value ?? "")}")
+            }
+        }
+        return .success
+    }
+
+    public func preScore(_ state: CycleState, nodes: [NodeInfo]) -> Bool {
+        nodes.contains { n in n.taints.contains { $0.effect == "PreferNoSchedule" } }
+    }
+
+    /// How many PreferNoSchedule taints the pod does not tolerate (only its tolerations with an empty or
+    /// PreferNoSchedule effect count); fewer is better.
+    public func score(_ state: CycleState, node: NodeInfo) -> Int64 {
+        let tolerations = (state.pod.pod.spec?.tolerations ?? []).filter { ($0.effect ?? "").isEmpty || $0.effect == "PreferNoSchedule" }
+        var n: Int64 = 0
+        for taint in node.taints where taint.effect == "PreferNoSchedule" {
+            if !TaintMatching.tolerated(taint, by: tolerations) { n += 1 }
+        }
+        return n
+    }
+
+    public func normalize(_ state: CycleState, nodes: [NodeInfo], scores: inout [Int64]) {
+        defaultNormalize(&scores, reverse: true)
+    }
+}
+
+public struct NodePortsPlugin: FilterPlugin {
+    public let name = "NodePorts"
+    public init() {}
+
+    public func filter(_ state: CycleState, node: NodeInfo) -> PluginStatus {
+        let want = state.pod.hostPorts
+        if want.isEmpty || node.usedPorts.isEmpty { return .success }
+        for w in want {
+            for used in node.usedPorts.keys where used.conflicts(with: w) {
+                return .unschedulable("node(s) didn't have free ports for the requested pod ports")
+            }
+        }
+        return .success
+    }
+}
