@@ -47,9 +47,28 @@ let package = Package(
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+        // Scheduling queue, filter/score framework and binder; an API client like every other component.
+        .target(name: "HerdScheduler", dependencies: [
+            "HerdAPI", "HerdClient",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // The controller manager: one reconcile loop per kind on shared informers and work queues.
+        .target(name: "HerdControllers", dependencies: [
+            "HerdAPI", "HerdClient",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // The node agent (and its simulated form for scale tests).
+        .target(name: "HerdNode", dependencies: [
+            "HerdAPI", "HerdClient",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "herd", dependencies: [
-            "HerdAPI", "HerdStore", "HerdAPIServer", "HerdClient",
+            "HerdAPI", "HerdStore", "HerdAPIServer", "HerdClient", "HerdScheduler", "HerdControllers", "HerdNode",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -63,6 +82,10 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "HerdClientTests", dependencies: ["HerdClient", "HerdAPI", "HerdAPIServer", "HerdStore"]),
+        .testTarget(name: "HerdSchedulerTests", dependencies: ["HerdScheduler", "HerdAPI", "HerdClient"]),
+        .testTarget(name: "HerdControllersTests", dependencies: [
+            "HerdControllers", "HerdScheduler", "HerdNode", "HerdAPI", "HerdClient", "HerdAPIServer", "HerdStore",
+        ]),
         .testTarget(name: "HerdE2ETests", dependencies: ["HerdAPI"], exclude: ["python"]),
     ]
 )
