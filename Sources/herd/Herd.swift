@@ -6,7 +6,7 @@ struct Herd: AsyncParsableCommand {
         commandName: "herd",
         abstract: "herd: a Kubernetes-compatible cluster manager.",
         subcommands: [
-            ServerCommand.self,
+            ServerCommand.self, AgentCommand.self,
             GetCommand.self, DescribeCommand.self, ApplyCommand.self, CreateCommand.self, DeleteCommand.self,
             LabelCommand.self, AnnotateCommand.self, PatchCommand.self, ScaleCommand.self,
             APIResourcesCommand.self, VersionCommand.self,

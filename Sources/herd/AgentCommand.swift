@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import HerdClient
+import HerdNode
+import Logging
+import ServiceLifecycle
+
+/// `herd agent`: the node agent. Only its simulated form exists so far: nodes that register, heartbeat and
+/// report their pods running without running anything (for tests and scale benchmarks).
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent", abstract: "Run a node agent that joins this machine to a herd cluster.")
+
+    @Option(help: "The API server to join (default: the kubeconfig's server).")
+    var server: String?
+
+    @Option(help: "Bearer token for the API server.")
+    var token: String?
+
+    @Option(help: "Kubeconfig with the API server and credentials.")
+    var kubeconfig: String?
+
+    @Option(help: "Name of the node (default: the hostname; with --simulate --count N, the prefix of the names).")
+    var nodeName: String?
+
+    @Option(help: "Directory for the agent's state.")
+    var dataDir: String?
+
+    @Option(help: "Network namespace to run the agent's pods in.")
+    var netns: String?
+
+    @Flag(help: "Register simulated nodes that report their pods running without running anything.")
+    var simulate = false
+
+    @Option(help: "With --simulate: how many nodes this process simulates.")
+    var count: Int = 1
+
+    @Option(help: "With --simulate: seconds between renewals of each node's Lease.")
+    var leaseRenewInterval: Double = 2
+
+    @Option(help: "With --simulate: seconds between status posts (the Ready heartbeat) of each node.")
+    var nodeStatusUpdateInterval: Double = 10
+
+    @Option(help: "With --simulate: concurrent pod status writes.")
+    var podWorkers: Int = 16
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard simulate else { return }
+        guard token != nil || kubeconfig != nil else {
+            throw ValidationError("herd agent needs --token T (with --server URL) or --kubeconfig FILE")
+        }
+        guard server != nil || kubeconfig != nil else { throw ValidationError("herd agent needs --server URL or --kubeconfig FILE") }
+        guard count >= 1 else { throw ValidationError("--count \(count): must be at least 1") }
+        guard leaseRenewInterval > 0, nodeStatusUpdateInterval > 0 else {
+            throw ValidationError("--lease-renew-interval and --node-status-update-interval must be positive")
+        }
+        guard podWorkers >= 1 else { throw ValidationError("--pod-workers \(podWorkers): must be at least 1") }
+        if let nodeName, nodeName.isEmpty { throw ValidationError("--node-name must not be empty") }
+    }
+
+    func run() async throws {
+        guard simulate else {
+            Output.err("error: herd agent runs only with --simulate so far; real node agents come with the node-agent issue")
+            throw ExitCode(1)
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "herd.agent")
+        let client: APIClient
+        do {
+            client = try APIClient(config: try clientConfig())
+        } catch {
+            Output.err(ErrorText.describe(error))
+            throw ExitCode(1)
+        }
+        let names = SimulatedNodesConfiguration.nodeNames(count: count, nodeName: nodeName,
+                                                          hostname: ProcessInfo.processInfo.hostName)
+        let nodes = SimulatedNodes(
+            client: client,
+            configuration: SimulatedNodesConfiguration(
+                nodeNames: names, leaseRenewInterval: .milliseconds(Int(leaseRenewInterval * 1000)),
+                statusUpdateInterval: .milliseconds(Int(nodeStatusUpdateInterval * 1000)), podWorkers: podWorkers),
+            logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [nodes], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let announce = Task {
+            // unbuffered: scripts wait for this line
+            while !Task.isCancelled && nodes.registered < names.count { try? await Task.sleep(for: .milliseconds(100)) }
+            if !Task.isCancelled {
+                let what = names.count == 1 ? "node \(names[0])" : "\(names.count) nodes \(names[0])..\(names[names.count - 1])"
+                FileHandle.standardOutput.write(Data("herd agent: simulated \(what) registered\n".utf8))
+            }
+        }
+        defer { announce.cancel() }
+        do {
+            try await group.run()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try? await client.shutdown()
+    }
+
+    /// The connection: --server/--token win over what the kubeconfig says.
+    private func clientConfig() throws -> ClientConfig {
+        var config: ClientConfig
+        if let kubeconfig {
+            config = try Kubeconfig.load(path: kubeconfig).clientConfig().0
+            if let server { config.server = server }
+            if let token { config.bearerToken = token }
+        } else {
+            config = ClientConfig(server: server ?? "", bearerToken: token)
+        }
+        config.userAgent = "herd-agent/\(HerdVersion.client) (linux)"
+        return config
+    }
+}
