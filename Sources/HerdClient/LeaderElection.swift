@@ -65,7 +65,8 @@ public final class LeaderElector: Sendable {
             }
             observed = nil
         }
-        await release()
+        // the calling task is cancelled by now; the release must still reach the server
+        await Task { await release() }.value
     }
 
     /// Whether this candidate holds the lease after one attempt.

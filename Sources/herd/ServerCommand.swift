@@ -2,11 +2,13 @@ import ArgumentParser
 import Foundation
 import HerdAPIServer
 import HerdClient
+import HerdControllers
 import HerdStore
 import Logging
 import ServiceLifecycle
 
-/// `herd server`: the store and the API server (the scheduler, controllers and agent join in later issues).
+/// `herd server`: the store, the API server, the scheduler and the controllers (the node agent joins in a
+/// later issue).
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server", abstract: "Run the herd control plane on this machine.")
@@ -41,6 +43,11 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Seconds between compactions of the store's history (watches older than that get 410 Expired).")
     var compactionInterval: Double = 300
 
+    @Option(help: ArgumentHelp("Seconds a node may go without renewing its lease before it is marked NotReady and its pods leave service endpoints.",
+                               discussion: "Upstream's default is 40 s. A short period moves pods off a dead machine sooner, but a node that is only overloaded (a busy disk, a long GC pause) is more likely to be declared dead by mistake and have its pods evicted."))
+    var nodeMonitorGracePeriod: Double = 6
+    @Flag(help: "Do not run the scheduler and the controllers in this process.")
+    var disableControllers = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -56,6 +63,9 @@ struct ServerCommand: AsyncParsableCommand {
         }
         if let a = CIDR(clusterCIDR), let b = CIDR(serviceCIDR), a.overlaps(b) {
             throw ValidationError("--cluster-cidr \(clusterCIDR) and --service-cidr \(serviceCIDR) overlap; pick disjoint ranges")
+        }
+        guard nodeMonitorGracePeriod > 0 else {
+            throw ValidationError("--node-monitor-grace-period \(nodeMonitorGracePeriod): must be a positive number of seconds")
         }
         if let ep = datastoreEndpoint, !(ep.hasPrefix("sqlite://") || ep == "memory://" || ep.hasPrefix("memory:")) {
             throw ValidationError("--datastore-endpoint \(ep): use sqlite://PATH or memory:// (etcd support comes later)")
@@ -84,7 +94,14 @@ struct ServerCommand: AsyncParsableCommand {
 
         let server = APIServer(store: store, configuration: APIServerConfiguration(host: bind, port: port, compactionInterval: .milliseconds(Int(compactionInterval * 1000))),
                                logger: Logger(label: "herd.apiserver"))
-        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [any ServiceLifecycle.Service] = [server]
+        if !disableControllers {
+            var options = ControllerOptions()
+            options.nodeMonitorGracePeriod = .milliseconds(Int(nodeMonitorGracePeriod * 1000))
+            services.append(ControlPlane(server: server, host: bind.contains(":") ? "[\(bind)]" : bind, options: options,
+                                         logger: Logger(label: "herd.control-plane")))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         let kubeconfigPath = dir + "/kubeconfig.yaml"
         let host = bind.contains(":") ? "[\(bind)]" : bind
         Task {

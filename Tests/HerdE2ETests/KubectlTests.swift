@@ -216,6 +216,15 @@ struct KubectlTests {
         try withServer { s in
             #expect(try s.kubectl(kubectl, ["create", "namespace", "team"]).stdout.contains("namespace/team created"))
             #expect(try s.kubectl(kubectl, ["create", "-n", "team", "-f", "-"], input: Self.pod).status == 0)
+            // a finalizer nobody removes keeps the namespace Terminating until the test removes it
+            let held = """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata:
+                  name: held
+                  finalizers: ["example.com/hold"]
+                """
+            #expect(try s.kubectl(kubectl, ["create", "-n", "team", "-f", "-"], input: held).status == 0)
             let ns = try s.kubectl(kubectl, ["get", "ns"])
             for n in ["default", "kube-system", "kube-public", "kube-node-lease", "team"] {
                 #expect(ns.stdout.contains(n), "\(ns.stdout)")
@@ -223,12 +232,21 @@ struct KubectlTests {
             let d = try s.kubectl(kubectl, ["delete", "namespace", "team", "--wait=false"])
             #expect(d.status == 0, "\(d.output)")
             let phase = try s.kubectl(kubectl, ["get", "ns", "team", "-o", "jsonpath={.status.phase}"])
-            if phase.status == 0 {
-                #expect(phase.stdout == "Terminating", "\(phase.output)")
-                let refused = try s.kubectl(kubectl, ["create", "-n", "team", "configmap", "x", "--from-literal=a=b"])
-                #expect(refused.status != 0)
-                #expect(refused.stderr.contains("because it is being terminated"), "\(refused.output)")
+            #expect(phase.stdout == "Terminating", "\(phase.output)")
+            let refused = try s.kubectl(kubectl, ["create", "-n", "team", "configmap", "x", "--from-literal=a=b"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("because it is being terminated"), "\(refused.output)")
+            // the namespace controller empties the namespace: the pod goes, the held config map waits
+            var podGone = false
+            for _ in 0..<100 where !podGone {
+                podGone = try s.kubectl(kubectl, ["get", "pods", "-n", "team", "-o", "name"]).stdout.isEmpty
+                if !podGone { usleep(100_000) }
             }
+            #expect(podGone)
+            #expect(try s.kubectl(kubectl, ["patch", "configmap", "held", "-n", "team", "--type", "merge", "-p",
+                                           #"{"metadata":{"finalizers":null}}"#]).status == 0)
+            let gone = try s.kubectl(kubectl, ["wait", "--for=delete", "namespace/team", "--timeout=30s"])
+            #expect(gone.status == 0, "\(gone.output)")
             let missing = try s.kubectl(kubectl, ["create", "-n", "nope", "configmap", "x", "--from-literal=a=b"])
             #expect(missing.stderr.contains("namespaces \"nope\" not found"), "\(missing.output)")
         }
