@@ -70,6 +70,9 @@ struct Describer {
         switch (resource.group, resource.kind) {
         case ("", "Pod"): describePod()
         case ("apps", "Deployment"): try await describeDeployment()
+        case ("apps", "ReplicaSet"): try await describeReplicaSet()
+        case ("", "ReplicationController"): try await describeReplicaSet()
+        case ("", "Node"): try await describeNode()
         default: describeGeneric()
         }
         if showEvents { try await describeEvents() }
@@ -383,8 +386,22 @@ struct Describer {
             let ms = ru?["maxSurge"].map(Self.scalar) ?? "25%"
             line(0, "RollingUpdateStrategy:\t\(mu) max unavailable, \(ms) max surge")
         }
-        let template = spec["template"] ?? [:]
+        podTemplate(spec["template"])
+        if let conds = status["conditions"]?.arrayValue, !conds.isEmpty {
+            line(0, "Conditions:")
+            line(1, "Type\tStatus\tReason")
+            line(1, "----\t------\t------")
+            for c in conds {
+                line(1, "\(c["type"]?.stringValue ?? "")\t\(c["status"]?.stringValue ?? "")\t\(c["reason"]?.stringValue ?? "")")
+            }
+        }
+        try await replicaSets(selector: selector)
+    }
+
+    /// kubectl's DescribePodTemplate.
+    mutating func podTemplate(_ t: JSONValue?) {
         line(0, "Pod Template:")
+        guard let template = t else { line(1, "<unset>"); return }
         multiline(1, "Labels", template["metadata"]?["labels"])
         if let ann = template["metadata"]?["annotations"]?.objectValue, !ann.isEmpty {
             multiline(1, "Annotations", template["metadata"]?["annotations"], separator: ": ")
@@ -398,15 +415,14 @@ struct Describer {
         volumes(tspec["volumes"]?.arrayValue ?? [], level: 1)
         multiline(1, "Node-Selectors", tspec["nodeSelector"])
         tolerations(1, tspec["tolerations"]?.arrayValue ?? [])
-        if let conds = status["conditions"]?.arrayValue, !conds.isEmpty {
-            line(0, "Conditions:")
-            line(1, "Type\tStatus\tReason")
-            line(1, "----\t------\t------")
-            for c in conds {
-                line(1, "\(c["type"]?.stringValue ?? "")\t\(c["status"]?.stringValue ?? "")\t\(c["reason"]?.stringValue ?? "")")
-            }
-        }
-        try await replicaSets(selector: selector)
+        if let pc = tspec["priorityClassName"]?.stringValue, !pc.isEmpty { line(1, "Priority Class Name:\t\(pc)") }
+    }
+
+    /// A pod template described alone (`rollout history --revision`).
+    static func podTemplateText(session: Session, template: JSONValue) -> String {
+        var d = Describer(session: session, resource: Pod.resourceInfo, object: [:])
+        d.podTemplate(template)
+        return TabWriter.align(d.text)
     }
 
     mutating func replicaSets(selector: String) async throws {
@@ -547,6 +563,187 @@ struct Describer {
             if source.isEmpty { source = e["reportingComponent"]?.stringValue ?? "" }
             let message = (e["message"]?.stringValue ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             line(1, "\(e["type"]?.stringValue ?? "")\t\(e["reason"]?.stringValue ?? "")\t\(interval)\t\(source)\t\(message)")
+        }
+    }
+}
+
+// MARK: - replica sets, replication controllers, nodes
+
+extension Describer {
+    /// kubectl's ReplicaSetDescriber and ReplicationControllerDescriber (same layout; the RC's selector is a map).
+    mutating func describeReplicaSet() async throws {
+        header()
+        let isRC = resource.kind == "ReplicationController"
+        let selector: String
+        if isRC {
+            let map = spec["selector"]?.objectValue ?? [:]
+            selector = map.keys.sorted().map { "\($0)=\(map[$0].map(Self.scalar) ?? "")" }.joined(separator: ",")
+        } else {
+            selector = Self.selectorString(spec["selector"])
+        }
+        line(0, "Selector:\t\(selector)")
+        labelsAndAnnotations()
+        if let c = controller() { line(0, "Controlled By:\t\(c)") }
+        line(0, "Replicas:\t\(status["replicas"]?.intValue ?? 0) current / \(spec["replicas"]?.intValue ?? 0) desired")
+        let pods = (try? await session.client.listAll(Pod.resourceInfo, namespace: meta["namespace"]?.stringValue,
+                                                      options: ListOptions(labelSelector: selector.isEmpty ? nil : selector, limit: 500)))
+        if let pods {
+            let uid = meta["uid"]?.stringValue
+            var counts: [String: Int] = [:]
+            for p in pods["items"]?.arrayValue ?? [] {
+                let owned = (p["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains {
+                    $0["controller"]?.boolValue == true && $0["uid"]?.stringValue == uid
+                }
+                if owned { counts[p["status"]?["phase"]?.stringValue ?? "", default: 0] += 1 }
+            }
+            line(0, "Pods Status:\t\(counts["Running", default: 0]) Running / \(counts["Pending", default: 0]) Waiting / \(counts["Succeeded", default: 0]) Succeeded / \(counts["Failed", default: 0]) Failed")
+        } else {
+            line(0, "Pods Status:\terror in fetching pods")
+        }
+        podTemplate(spec["template"])
+        if let conds = status["conditions"]?.arrayValue, !conds.isEmpty {
+            line(0, "Conditions:")
+            line(1, "Type\tStatus\tReason")
+            line(1, "----\t------\t------")
+            for c in conds {
+                line(1, "\(c["type"]?.stringValue ?? "") \t\(c["status"]?.stringValue ?? "")\t\(c["reason"]?.stringValue ?? "")")
+            }
+        }
+    }
+
+    /// kubectl's NodeDescriber.
+    mutating func describeNode() async throws {
+        let name = meta["name"]?.stringValue ?? ""
+        header(withNamespace: false)
+        let labels = meta["labels"]?.objectValue ?? [:]
+        var roles = Set<String>()
+        for (k, v) in labels {
+            if k.hasPrefix("node-role.kubernetes.io/") {
+                let role = String(k.dropFirst("node-role.kubernetes.io/".count))
+                if !role.isEmpty { roles.insert(role) }
+            } else if k == "kubernetes.io/role", let r = v.stringValue, !r.isEmpty {
+                roles.insert(r)
+            }
+        }
+        line(0, "Roles:\t\(roles.isEmpty ? "<none>" : roles.sorted().joined(separator: ","))")
+        labelsAndAnnotations()
+        if let t = Self.time(meta["creationTimestamp"]) { line(0, "CreationTimestamp:\t\(t)") }
+        let taints = (spec["taints"]?.arrayValue ?? []).map { t -> String in
+            var s = t["key"]?.stringValue ?? ""
+            if let v = t["value"]?.stringValue, !v.isEmpty { s += "=\(v)" }
+            return s + ":\(t["effect"]?.stringValue ?? "")"
+        }
+        if taints.isEmpty {
+            line(0, "Taints:\t<none>")
+        } else {
+            for (i, t) in taints.enumerated() { text += (i == 0 ? "Taints:\t" : "\t") + t + "\n" }
+        }
+        line(0, "Unschedulable:\t\(spec["unschedulable"]?.boolValue ?? false)")
+        let leaseInfo = ResourceInfo(group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease", namespaced: true)
+        if let lease = try? await session.client.get(leaseInfo, namespace: "kube-node-lease", name: name) {
+            line(0, "Lease:")
+            line(1, "HolderIdentity:\t\(lease["spec"]?["holderIdentity"]?.stringValue ?? "<unset>")")
+            line(1, "AcquireTime:\t\(Self.time(lease["spec"]?["acquireTime"]) ?? "<unset>")")
+            line(1, "RenewTime:\t\(Self.time(lease["spec"]?["renewTime"]) ?? "<unset>")")
+        }
+        if let conds = status["conditions"]?.arrayValue, !conds.isEmpty {
+            line(0, "Conditions:")
+            line(1, "Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage")
+            line(1, "----\t------\t-----------------\t------------------\t------\t-------")
+            for c in conds {
+                line(1, "\(c["type"]?.stringValue ?? "") \t\(c["status"]?.stringValue ?? "") \t\(Self.time(c["lastHeartbeatTime"]) ?? "") \t\(Self.time(c["lastTransitionTime"]) ?? "") \t\(c["reason"]?.stringValue ?? "") \t\(c["message"]?.stringValue ?? "")")
+            }
+        }
+        if let addresses = status["addresses"]?.arrayValue, !addresses.isEmpty {
+            line(0, "Addresses:")
+            for a in addresses { line(1, "\(a["type"]?.stringValue ?? ""):\t\(a["address"]?.stringValue ?? "")") }
+        }
+        for (title, key) in [("Capacity", "capacity"), ("Allocatable", "allocatable")] {
+            if let m = status[key]?.objectValue, !m.isEmpty {
+                line(0, "\(title):")
+                for k in m.keys.sorted() { line(1, "\(k):\t\(m[k].map(Self.scalar) ?? "")") }
+            }
+        }
+        if let info = status["nodeInfo"], info.isObject {
+            line(0, "System Info:")
+            for (label, key) in [("Machine ID", "machineID"), ("System UUID", "systemUUID"), ("Boot ID", "bootID"),
+                                 ("Kernel Version", "kernelVersion"), ("OS Image", "osImage"), ("Operating System", "operatingSystem"),
+                                 ("Architecture", "architecture"), ("Container Runtime Version", "containerRuntimeVersion"),
+                                 ("Kubelet Version", "kubeletVersion"), ("Kube-Proxy Version", "kubeProxyVersion")] {
+                line(1, "\(label):\t\(info[key]?.stringValue ?? "")")
+            }
+        }
+        if let cidr = spec["podCIDR"]?.stringValue, !cidr.isEmpty {
+            line(0, "PodCIDR:\t\(cidr)")
+            let all = (spec["podCIDRs"]?.arrayValue ?? []).compactMap(\.stringValue)
+            line(0, "PodCIDRs:\t\((all.isEmpty ? [cidr] : all).joined(separator: ","))")
+        }
+        if let provider = spec["providerID"]?.stringValue, !provider.isEmpty { line(0, "ProviderID:\t\(provider)") }
+        try await nodePods(name)
+    }
+
+    /// The node's non-terminated pods with their requests and limits against allocatable, and the totals.
+    private mutating func nodePods(_ node: String) async throws {
+        let selector = "spec.nodeName=\(node),status.phase!=Succeeded,status.phase!=Failed"
+        guard let list = try? await session.client.listAll(Pod.resourceInfo, namespace: nil,
+                                                           options: ListOptions(fieldSelector: selector, limit: 500)) else { return }
+        let pods = list["items"]?.arrayValue ?? []
+        let allocatable = status["allocatable"]?.objectValue ?? [:]
+        func quantity(_ v: JSONValue?) -> Quantity? { v.flatMap { Quantity(Self.scalar($0)) } }
+        func percent(_ q: Quantity, _ resource: String) -> Int64 {
+            guard let total = quantity(allocatable[resource]) else { return 0 }
+            if resource == "cpu" {
+                return total.milliValue == 0 ? 0 : Int64(Double(q.milliValue) / Double(total.milliValue) * 100)
+            }
+            return total.value == 0 ? 0 : Int64(Double(q.value) / Double(total.value) * 100)
+        }
+        func cell(_ q: Quantity, _ resource: String) -> String { "\(q) (\(percent(q, resource))%)" }
+        /// resourcehelper.PodRequestsAndLimits: containers summed, an init container's larger need wins.
+        func requestsAndLimits(_ pod: JSONValue) -> (requests: [String: Quantity], limits: [String: Quantity]) {
+            var req: [String: Quantity] = [:], lim: [String: Quantity] = [:]
+            func add(_ into: inout [String: Quantity], _ m: [String: JSONValue]?) {
+                for (k, v) in m ?? [:] {
+                    if let q = quantity(v) { into[k] = Quantity(nanos: (into[k]?.nanos ?? 0) + q.nanos, format: q.format) }
+                }
+            }
+            for c in pod["spec"]?["containers"]?.arrayValue ?? [] {
+                add(&req, c["resources"]?["requests"]?.objectValue)
+                add(&lim, c["resources"]?["limits"]?.objectValue)
+            }
+            for c in pod["spec"]?["initContainers"]?.arrayValue ?? [] {
+                for (k, v) in c["resources"]?["requests"]?.objectValue ?? [:] {
+                    if let q = quantity(v), q > (req[k] ?? Quantity(integer: 0)) { req[k] = q }
+                }
+                for (k, v) in c["resources"]?["limits"]?.objectValue ?? [:] {
+                    if let q = quantity(v), q > (lim[k] ?? Quantity(integer: 0)) { lim[k] = q }
+                }
+            }
+            return (req, lim)
+        }
+        let zero = Quantity(integer: 0)
+        line(0, "Non-terminated Pods:\t(\(pods.count) in total)")
+        line(1, "Namespace\tName\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge")
+        line(1, "---------\t----\t------------\t----------\t---------------\t-------------\t---")
+        var totalReq: [String: Quantity] = [:], totalLim: [String: Quantity] = [:]
+        for p in pods {
+            let (req, lim) = requestsAndLimits(p)
+            for (k, q) in req { totalReq[k] = Quantity(nanos: (totalReq[k]?.nanos ?? 0) + q.nanos, format: q.format) }
+            for (k, q) in lim { totalLim[k] = Quantity(nanos: (totalLim[k]?.nanos ?? 0) + q.nanos, format: q.format) }
+            let cells = [cell(req["cpu"] ?? zero, "cpu"), cell(lim["cpu"] ?? zero, "cpu"),
+                         cell(req["memory"] ?? zero, "memory"), cell(lim["memory"] ?? zero, "memory")]
+            line(1, "\(p["metadata"]?["namespace"]?.stringValue ?? "")\t\(p["metadata"]?["name"]?.stringValue ?? "")\t"
+                 + cells.joined(separator: "\t") + "\t\(Self.since(p["metadata"]?["creationTimestamp"]))")
+        }
+        line(0, "Allocated resources:")
+        line(1, "(Total limits may be over 100 percent, i.e., overcommitted.)")
+        line(1, "Resource\tRequests\tLimits")
+        line(1, "--------\t--------\t------")
+        for r in ["cpu", "memory", "ephemeral-storage"] {
+            line(1, "\(r)\t\(cell(totalReq[r] ?? zero, r))\t\(cell(totalLim[r] ?? zero, r))")
+        }
+        let native: Set<String> = ["cpu", "memory", "ephemeral-storage", "pods"]
+        for r in Set(totalReq.keys).union(allocatable.keys).subtracting(native).sorted() where r.contains("/") && !r.hasPrefix("kubernetes.io/") {
+            line(1, "\(r)\t\(totalReq[r] ?? zero)\t\(totalLim[r] ?? zero)")
         }
     }
 }

@@ -8,7 +8,7 @@ struct Herd: AsyncParsableCommand {
         subcommands: [
             ServerCommand.self, AgentCommand.self,
             GetCommand.self, DescribeCommand.self, ApplyCommand.self, CreateCommand.self, DeleteCommand.self,
-            LabelCommand.self, AnnotateCommand.self, PatchCommand.self, ScaleCommand.self,
+            LabelCommand.self, AnnotateCommand.self, PatchCommand.self, ScaleCommand.self, RolloutCommand.self,
             APIResourcesCommand.self, VersionCommand.self,
         ])
 
