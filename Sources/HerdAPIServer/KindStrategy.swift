@@ -22,7 +22,10 @@ enum KindStrategy {
 
     static func prepareForUpdate(_ obj: inout JSONValue, old: JSONValue, kind: any ServedKind) {
         if isCore(kind, "namespaces"), old.deletionTimestamp != nil {
-            obj["status"] = .object(["phase": "Terminating"])
+            // the phase stays Terminating; the namespace controller's conditions are kept
+            var status = obj["status"]?.objectValue ?? [:]
+            status["phase"] = "Terminating"
+            obj["status"] = .object(status)
         }
     }
 

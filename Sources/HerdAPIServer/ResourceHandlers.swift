@@ -389,8 +389,10 @@ struct ResourceHandlers: Sendable {
                 return HandlerResult(code: 200, body: old, warnings: warnings + moreWarnings)
             }
             if options.dryRun { return HandlerResult(code: 200, body: final, warnings: warnings + moreWarnings) }
-            // Removing the last finalizer of an object being deleted completes the deletion.
-            if final.deletionTimestamp != nil && final.finalizers.isEmpty {
+            // Removing the last finalizer of an object being deleted completes the deletion (for a namespace,
+            // once spec.finalizers is empty too: its status updates while terminating must not end it).
+            if final.deletionTimestamp != nil && final.finalizers.isEmpty
+                && !KindStrategy.deletesThroughTermination(final, kind: r.kind) {
                 do {
                     let (rev, _) = try await store.delete(r.key!, expectedRevision: oldRev)
                     final.setMeta("resourceVersion", .string(String(rev)))
