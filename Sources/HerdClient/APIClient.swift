@@ -119,9 +119,6 @@ public final class APIClient: Sendable {
         // every watch holds a connection for minutes: a process with informers on a dozen kinds plus its
         // requests needs far more than AsyncHTTPClient's default of 8 per host
         httpConfig.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 1024
-        // Every informer's watch holds an HTTP/1 connection for its whole life (client-go multiplexes them over
-        // HTTP/2): the default of 8 connections a host would leave none for ordinary requests.
-        httpConfig.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfig)
     }
 
