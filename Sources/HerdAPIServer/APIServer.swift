@@ -19,11 +19,15 @@ public struct APIServerConfiguration: Sendable {
     public var compactionInterval: Duration
     /// How often watchers that allow bookmarks get one.
     public var bookmarkInterval: Duration
+    /// tolerationSeconds of the not-ready/unreachable NoExecute tolerations added to every new pod (upstream
+    /// DefaultTolerationSeconds admission, 300 s; herd 5 s so pods leave a lost node quickly).
+    public var defaultTolerationSeconds: Int64
 
     public init(host: String = "127.0.0.1", port: Int = 6443, maxRequestBodyBytes: Int = 3 * 1024 * 1024,
                 version: String = "v1.32.0-herd", compactionInterval: Duration = .seconds(300),
-                bookmarkInterval: Duration = .seconds(15)) {
+                bookmarkInterval: Duration = .seconds(15), defaultTolerationSeconds: Int64 = 5) {
         self.bookmarkInterval = bookmarkInterval
+        self.defaultTolerationSeconds = defaultTolerationSeconds
         self.host = host
         self.port = port
         self.maxRequestBodyBytes = maxRequestBodyBytes
@@ -110,7 +114,8 @@ final class APIServerCore: Sendable {
         self.configuration = configuration
         self.logger = logger
         cache = WatchCache(store: store, registry: registry, logger: logger, bookmarkInterval: configuration.bookmarkInterval)
-        handlers = ResourceHandlers(store: store, cache: cache, registry: registry, logger: logger)
+        handlers = ResourceHandlers(store: store, cache: cache, registry: registry, logger: logger,
+                                    admission: Admission(configuration))
         discovery = DiscoveryDocuments(registry: registry)
         openAPI = OpenAPIDocuments(registry: registry)
         openAPIV2 = OpenAPIV2Document(registry: registry).encoded()

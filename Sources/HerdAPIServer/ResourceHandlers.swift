@@ -52,6 +52,7 @@ struct ResourceHandlers: Sendable {
     let cache: WatchCache
     let registry: KindRegistry
     let logger: Logger
+    var admission = Admission()
 
     // MARK: reads
 
@@ -235,6 +236,7 @@ struct ResourceHandlers: Sendable {
         for k in ["deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "resourceVersion", "managedFields"] { meta[k] = nil }
         obj.metadata = meta
         KindStrategy.prepareForCreate(&obj, kind: r.kind)
+        admission.admitCreate(&obj, kind: r.kind)
 
         let normalized = try r.kind.normalize(obj, old: nil)
         warnings += try fieldProblems(duplicates: [], unknown: normalized.unknownFields, options: options)
