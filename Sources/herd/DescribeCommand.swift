@@ -418,11 +418,15 @@ struct Describer {
         if let pc = tspec["priorityClassName"]?.stringValue, !pc.isEmpty { line(1, "Priority Class Name:\t\(pc)") }
     }
 
-    /// A pod template described alone (`rollout history --revision`).
+    /// A pod template described alone (`rollout history --revision`). kubectl prints it through a plain
+    /// prefix writer, not a tabwriter: the tabs stay, and continuation lines start with the tab alone.
     static func podTemplateText(session: Session, template: JSONValue) -> String {
         var d = Describer(session: session, resource: Pod.resourceInfo, object: [:])
         d.podTemplate(template)
-        return TabWriter.align(d.text)
+        return d.text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
+            let rest = line.drop { $0 == " " }
+            return rest.hasPrefix("\t") ? rest : line
+        }.joined(separator: "\n")
     }
 
     mutating func replicaSets(selector: String) async throws {
@@ -722,8 +726,8 @@ extension Describer {
         }
         let zero = Quantity(integer: 0)
         line(0, "Non-terminated Pods:\t(\(pods.count) in total)")
-        line(1, "Namespace\tName\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge")
-        line(1, "---------\t----\t------------\t----------\t---------------\t-------------\t---")
+        line(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge")
+        line(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---")
         var totalReq: [String: Quantity] = [:], totalLim: [String: Quantity] = [:]
         for p in pods {
             let (req, lim) = requestsAndLimits(p)
@@ -731,7 +735,7 @@ extension Describer {
             for (k, q) in lim { totalLim[k] = Quantity(nanos: (totalLim[k]?.nanos ?? 0) + q.nanos, format: q.format) }
             let cells = [cell(req["cpu"] ?? zero, "cpu"), cell(lim["cpu"] ?? zero, "cpu"),
                          cell(req["memory"] ?? zero, "memory"), cell(lim["memory"] ?? zero, "memory")]
-            line(1, "\(p["metadata"]?["namespace"]?.stringValue ?? "")\t\(p["metadata"]?["name"]?.stringValue ?? "")\t"
+            line(1, "\(p["metadata"]?["namespace"]?.stringValue ?? "")\t\(p["metadata"]?["name"]?.stringValue ?? "")\t\t"
                  + cells.joined(separator: "\t") + "\t\(Self.since(p["metadata"]?["creationTimestamp"]))")
         }
         line(0, "Allocated resources:")
@@ -741,8 +745,12 @@ extension Describer {
         for r in ["cpu", "memory", "ephemeral-storage"] {
             line(1, "\(r)\t\(cell(totalReq[r] ?? zero, r))\t\(cell(totalLim[r] ?? zero, r))")
         }
+        // huge pages with their share of allocatable, then extended resources as bare totals
         let native: Set<String> = ["cpu", "memory", "ephemeral-storage", "pods"]
-        for r in Set(totalReq.keys).union(allocatable.keys).subtracting(native).sorted() where r.contains("/") && !r.hasPrefix("kubernetes.io/") {
+        for r in allocatable.keys.filter({ $0.hasPrefix("hugepages-") }).sorted() {
+            line(1, "\(r)\t\(cell(totalReq[r] ?? zero, r))\t\(cell(totalLim[r] ?? zero, r))")
+        }
+        for r in allocatable.keys.filter({ !native.contains($0) && !$0.hasPrefix("hugepages-") }).sorted() {
             line(1, "\(r)\t\(totalReq[r] ?? zero)\t\(totalLim[r] ?? zero)")
         }
     }
