@@ -123,23 +123,33 @@ enum EndpointSupport {
 /// `addresses` with publishNotReadyAddresses), grouped into subsets by the ports they resolve to.
 public struct EndpointsController: Controller {
     public let name = "endpoints-controller"
+    /// Upstream maxCapacity: beyond this many addresses an Endpoints object is truncated.
+    static let maxCapacity = 1000
+    static let overCapacity = "endpoints.kubernetes.io/over-capacity"
+    static let leaderAnnotation = "control-plane.alpha.kubernetes.io/leader"
 
     private let ctx: ControllerContext
     private let services: Informer<Service>
     private let pods: Informer<Pod>
     private let endpoints: Informer<Endpoints>
     private let queue = WorkQueue<String>()
+    private let recorder: EventRecorder
 
     public init(_ ctx: ControllerContext) {
         self.ctx = ctx
         services = ctx.informers.informer(Service.self)
         pods = ctx.informers.informer(Pod.self)
         endpoints = ctx.informers.informer(Endpoints.self)
+        recorder = ctx.recorder("endpoint-controller")
         let queue = self.queue
         services.addHandler(.any { svc in queue.add(ObjectKey.of(svc.metadata)) })
         pods.addHandler(EndpointSupport.handler(services: services.store, queue: queue))
         // someone else changing or deleting the Endpoints of a service we manage: put ours back
-        endpoints.addHandler(InformerHandler(onUpdate: { old, new in
+        endpoints.addHandler(InformerHandler(onAdd: { ep in
+            // upstream checkLeftoverEndpoints: Endpoints whose service is gone are deleted (leader-election
+            // records, which have no service, excepted)
+            if ep.metadata.annotations?[Self.leaderAnnotation] == nil { queue.add(ObjectKey.of(ep.metadata)) }
+        }, onUpdate: { old, new in
             if old.subsets != new.subsets { queue.add(ObjectKey.of(new.metadata)) }
         }, onDelete: { ep in queue.add(ObjectKey.of(ep.metadata)) }))
     }
@@ -165,38 +175,85 @@ public struct EndpointsController: Controller {
         guard EndpointSupport.isManaged(service), let selector = EndpointSupport.selector(of: service) else { return .done }
 
         let selected = pods.store.list(namespace: namespace ?? "", selector: selector)
-        let subsets = Self.subsets(for: service, pods: selected)
+        var subsets = Self.subsets(for: service, pods: selected)
 
-        var labels = service.metadata.labels ?? [:]
-        if EndpointSupport.isHeadless(service) { labels[EndpointSupport.headlessLabel] = "" } else { labels[EndpointSupport.headlessLabel] = nil }
-
+        // the headless label is the controller's, not the service's: compare without it
+        let serviceLabels = service.metadata.labels ?? [:]
         let current = endpoints.store.get(key)
-        if let current, (current.subsets ?? []) == subsets, (current.metadata.labels ?? [:]) == labels {
+        if let current, (current.subsets ?? []) == subsets,
+           (current.metadata.labels ?? [:]).filter({ $0.key != EndpointSupport.headlessLabel }) == serviceLabels,
+           Self.capacityAnnotationSetCorrectly(current) {
             return .done
         }
+        var labels = serviceLabels
+        // upstream labels every service without a cluster IP; herd's server allocates none yet, so only an
+        // explicit clusterIP "None" counts as headless
+        labels[EndpointSupport.headlessLabel] = EndpointSupport.isHeadless(service) ? "" : nil
+        var annotations = current?.metadata.annotations ?? [:]
+        annotations[EndpointSupport.lastChangeTriggerTime] = EndpointSupport.triggerTime(service: service, pods: selected)
+        annotations[Self.overCapacity] = Self.truncate(&subsets) ? "truncated" : nil
+
         var desired = current ?? Endpoints(metadata: ObjectMeta(name: svcName, namespace: namespace))
         desired.subsets = subsets
         desired.metadata.labels = labels.isEmpty ? nil : labels
-        var annotations = desired.metadata.annotations ?? [:]
-        annotations[EndpointSupport.lastChangeTriggerTime] = EndpointSupport.triggerTime(service: service, pods: selected)
         desired.metadata.annotations = annotations.isEmpty ? nil : annotations
-        if current == nil {
-            do {
-                _ = try await ctx.client.create(desired)
-            } catch let e as APIError where e.code == 409 {
-                // created meanwhile (or our cache lags): look again with a fresh copy
-                let fresh = try await ctx.client.get(Endpoints.self, namespace: namespace, name: svcName)
-                desired.metadata = fresh.metadata
-                desired.metadata.labels = labels.isEmpty ? nil : labels
-                desired.metadata.annotations = annotations.isEmpty ? nil : annotations
+        do {
+            if current == nil {
+                do {
+                    _ = try await ctx.client.create(desired)
+                } catch let e as APIError where e.code == 403 || e.code == 404 {
+                    return .done  // the namespace is terminating: creates will keep failing
+                }
+            } else {
                 _ = try await ctx.client.update(desired)
-            } catch let e as APIError where e.code == 403 || e.code == 404 {
-                return .done  // the namespace is terminating
             }
-        } else {
-            _ = try await ctx.client.update(desired)
+        } catch let e as APIError where e.code != 409 {
+            if current == nil {
+                recorder.record(desired, type: "Warning", reason: "FailedToCreateEndpoint",
+                                message: "Failed to create endpoint for service \(key): \(e)")
+            } else {
+                recorder.record(desired, type: "Warning", reason: "FailedToUpdateEndpoint",
+                                message: "Failed to update endpoint \(key): \(e)")
+            }
+            throw e
         }
         return .done
+    }
+
+    /// Upstream capacityAnnotationSetCorrectly: over capacity always needs a write (truncation); under it,
+    /// the over-capacity annotation must be absent.
+    static func capacityAnnotationSetCorrectly(_ ep: Endpoints) -> Bool {
+        let n = (ep.subsets ?? []).reduce(0) { $0 + ($1.addresses?.count ?? 0) + ($1.notReadyAddresses?.count ?? 0) }
+        if n > maxCapacity { return false }
+        return ep.metadata.annotations?[overCapacity] == nil
+    }
+
+    /// Upstream truncateEndpoints: keeps at most `maxCapacity` addresses, ready ones first, each subset keeping
+    /// its share (rounded up) of what is cut. Returns whether anything was cut.
+    static func truncate(_ subsets: inout [EndpointSubset]) -> Bool {
+        let totalReady = subsets.reduce(0) { $0 + ($1.addresses?.count ?? 0) }
+        let totalNotReady = subsets.reduce(0) { $0 + ($1.notReadyAddresses?.count ?? 0) }
+        if totalReady + totalNotReady <= maxCapacity { return false }
+        let truncateReady = totalReady > maxCapacity
+        let limit = truncateReady ? maxCapacity : maxCapacity - totalReady
+        let total = truncateReady ? totalReady : totalNotReady
+        var canBeAdded = limit
+        for i in subsets.indices {
+            let inSubset = truncateReady ? (subsets[i].addresses?.count ?? 0) : (subsets[i].notReadyAddresses?.count ?? 0)
+            let share = Int((Double(inSubset) / Double(total) * Double(limit)).rounded(.up))
+            let take = min(share, canBeAdded)
+            if truncateReady {
+                subsets[i].addresses = subsets[i].addresses.map { Array($0.prefix(take)) }
+                subsets[i].notReadyAddresses = nil
+                canBeAdded -= subsets[i].addresses?.count ?? 0
+            } else {
+                subsets[i].notReadyAddresses = subsets[i].notReadyAddresses.map { Array($0.prefix(take)) }
+                canBeAdded -= subsets[i].notReadyAddresses?.count ?? 0
+            }
+            if subsets[i].addresses?.isEmpty == true { subsets[i].addresses = nil }
+            if subsets[i].notReadyAddresses?.isEmpty == true { subsets[i].notReadyAddresses = nil }
+        }
+        return true
     }
 
     /// The subsets upstream computes: one address per pod with an IP, under the ports that resolved for it;

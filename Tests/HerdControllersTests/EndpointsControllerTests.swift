@@ -1,7 +1,7 @@
 import Foundation
 import HerdAPI
 import HerdClient
-import HerdControllers
+@testable import HerdControllers
 import Testing
 
 /// Pods with the status a kubelet would report, and services selecting them.
@@ -143,5 +143,28 @@ enum EndpointFixtures {
                 try await EndpointFixtures.deleteNow(c, "b")
             }
         }
+    }
+
+    static func addresses(_ n: Int, _ prefix: String) -> [EndpointAddress] {
+        (0..<n).map { EndpointAddress(ip: "\(prefix).\($0 / 250).\($0 % 250)") }
+    }
+
+    @Test func overCapacityKeepsReadyAddressesFirstInProportion() {
+        var ready = [EndpointSubset(addresses: Self.addresses(800, "10"), ports: [EndpointPort(port: 1)]),
+                     EndpointSubset(addresses: Self.addresses(400, "11"), ports: [EndpointPort(port: 2)]),
+                     EndpointSubset(notReadyAddresses: Self.addresses(10, "12"), ports: [EndpointPort(port: 3)])]
+        #expect(EndpointsController.truncate(&ready))
+        #expect(ready.map { $0.addresses?.count ?? 0 } == [667, 333, 0])
+        #expect(ready.allSatisfy { $0.notReadyAddresses == nil })
+
+        var mixed = [EndpointSubset(addresses: Self.addresses(900, "10"), notReadyAddresses: Self.addresses(200, "11")),
+                     EndpointSubset(notReadyAddresses: Self.addresses(100, "12"))]
+        #expect(EndpointsController.truncate(&mixed))
+        #expect(mixed.map { $0.addresses?.count ?? 0 } == [900, 0])
+        #expect(mixed.map { $0.notReadyAddresses?.count ?? 0 } == [67, 33])
+
+        var small = [EndpointSubset(addresses: Self.addresses(1000, "10"))]
+        #expect(!EndpointsController.truncate(&small))
+        #expect(small[0].addresses?.count == 1000)
     }
 }
