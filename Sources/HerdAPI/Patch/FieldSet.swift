@@ -215,3 +215,118 @@ enum FieldWalker {
         return fields.isEmpty ? nil : .key(fields)
     }
 }
+
+/// The `fieldsV1` of every field an object sets, built straight from the value: what an Update entry owns
+/// when the write creates the object (every field is added, none compared). It gives the same result as
+/// comparing the object with an empty one and encoding the added set, without hashing a path per field.
+enum CreatedFields {
+    /// Nil when the root itself would be owned (not an object, or an atomic one): the caller then takes the
+    /// general route.
+    static func fieldsV1(of object: JSONValue, schema: PatchSchema, ignore: ServerSideApply.IgnoredFields) -> JSONValue? {
+        guard case .object = object, schema.mapStrategy != .replace else { return nil }
+        let cursor = IgnoreCursor(prefixes: ignore.prefixes.map { $0.elements[...] }, exact: ignore.exact.map { $0.elements[...] })
+        let (member, children) = walk(object, schema, cursor)
+        guard !member else { return nil }
+        return .object(children)
+    }
+
+    /// Where a path stands against the ignored prefixes and exact paths: only those still matching are kept,
+    /// so below the first few levels the cursor is empty and costs nothing.
+    struct IgnoreCursor {
+        var prefixes: [ArraySlice<PathElement>]
+        var exact: [ArraySlice<PathElement>]
+
+        static let none = IgnoreCursor(prefixes: [], exact: [])
+
+        /// The cursor of a child path; nil when the child and everything below it is ignored.
+        func child(_ e: PathElement) -> (cursor: IgnoreCursor, exactlyIgnored: Bool)? {
+            if prefixes.isEmpty && exact.isEmpty { return (self, false) }
+            var next = IgnoreCursor.none
+            for p in prefixes where p.first == e {
+                let rest = p.dropFirst()
+                if rest.isEmpty { return nil }
+                next.prefixes.append(rest)
+            }
+            var exactly = false
+            for p in exact where p.first == e {
+                let rest = p.dropFirst()
+                if rest.isEmpty { exactly = true } else { next.exact.append(rest) }
+            }
+            return (next, exactly)
+        }
+    }
+
+    /// Mirrors `FieldWalker.walk(_:_:_:_:includeMaps: true)`: whether the value's own path is recorded, and
+    /// the fieldsV1 entries of what is recorded below it.
+    private static func walk(_ value: JSONValue, _ schema: PatchSchema, _ cursor: IgnoreCursor) -> (Bool, [String: JSONValue]) {
+        switch value {
+        case .object(let o):
+            if schema.mapStrategy == .replace { return (true, [:]) }
+            var out: [String: JSONValue] = [:]
+            for (k, v) in o {
+                let e = PathElement.field(k)
+                guard let (sub, exactly) = cursor.child(e) else { continue }
+                let childSchema = schema.field(k)
+                var (member, children) = walk(v, childSchema, sub)
+                if v == .null || v == .object([:]) || schema.isMapElement(k) {
+                    member = true
+                } else if v.isObject, case .object(_, _?, let strategy) = childSchema, strategy != .replace {
+                    member = true
+                }
+                add(e.fieldsV1Key, member: member && !exactly, children, to: &out)
+            }
+            return (false, out)
+        case .array(let a):
+            switch schema.listStrategy.listType {
+            case .atomic:
+                return (true, [:])
+            case .set:
+                var out: [String: JSONValue] = [:]
+                for item in a {
+                    let e = PathElement.value(item)
+                    guard let (_, exactly) = cursor.child(e) else { continue }
+                    add(e.fieldsV1Key, member: !exactly, [:], to: &out)
+                }
+                return (false, out)
+            case .map(let keys, let defaults):
+                var member = false
+                var out: [String: JSONValue] = [:]
+                for item in a {
+                    guard let e = FieldWalker.keyElement(item, keys, defaults) else {
+                        member = true
+                        continue
+                    }
+                    guard let (sub, exactly) = cursor.child(e) else { continue }
+                    let (_, children) = walk(item, schema.itemSchema, sub)
+                    add(e.fieldsV1Key, member: !exactly, children, to: &out)
+                }
+                return (member, out)
+            }
+        default:
+            return (true, [:])
+        }
+    }
+
+    /// One child in fieldsV1 form: `{}` for a leaf, its children plus `"."` when it is also a member, nothing
+    /// when neither. A key seen twice (repeated set values or list keys) merges, as a set of paths would.
+    private static func add(_ key: String, member: Bool, _ children: [String: JSONValue], to out: inout [String: JSONValue]) {
+        guard member || !children.isEmpty else { return }
+        var entry = children
+        if member && !children.isEmpty { entry["."] = .object([:]) }
+        if let existing = out[key] {
+            out[key] = merged(existing, .object(entry))
+        } else {
+            out[key] = .object(entry)
+        }
+    }
+
+    private static func merged(_ a: JSONValue, _ b: JSONValue) -> JSONValue {
+        guard case .object(let x) = a, case .object(let y) = b else { return b }
+        // A leaf `{}` merged with a parent becomes a member parent.
+        if x.isEmpty && !y.isEmpty { return .object(y.merging([".": .object([:])]) { old, _ in old }) }
+        if y.isEmpty && !x.isEmpty { return .object(x.merging([".": .object([:])]) { old, _ in old }) }
+        var out = x
+        for (k, v) in y { out[k] = out[k].map { merged($0, v) } ?? v }
+        return .object(out)
+    }
+}

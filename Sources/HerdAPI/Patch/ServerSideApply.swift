@@ -144,6 +144,21 @@ public enum ServerSideApply {
                                            now: Time, subresource: String? = nil,
                                            hasStatusSubresource: Bool = false) -> [ManagedFieldsEntry] {
         let ignore = IgnoredFields(subresource: subresource, hasStatusSubresource: hasStatusSubresource)
+        if old == nil, managedFields.isEmpty, let fields = CreatedFields.fieldsV1(of: new, schema: schema, ignore: ignore) {
+            // A create: every field is the writer's, so there is nothing to compare or take from others.
+            if case .object(let o) = fields, o.isEmpty { return [] }
+            return [ManagedFieldsEntry(manager: manager, operation: operation, apiVersion: apiVersion, time: now,
+                                       fieldsType: "FieldsV1", fieldsV1: fields, subresource: subresource)]
+        }
+        return updateManagedFieldsByComparing(old: old, new: new, manager: manager, operation: operation,
+                                              managedFields: managedFields, schema: schema, apiVersion: apiVersion,
+                                              now: now, subresource: subresource, ignore: ignore)
+    }
+
+    /// The general route: compare the two versions and move what changed to `manager`.
+    static func updateManagedFieldsByComparing(old: JSONValue?, new: JSONValue, manager: String, operation: String,
+                                               managedFields: [ManagedFieldsEntry], schema: PatchSchema, apiVersion: String,
+                                               now: Time, subresource: String?, ignore: IgnoredFields) -> [ManagedFieldsEntry] {
         // Upstream drops managed fields it cannot decode and starts over rather than failing the write.
         var (order, owners) = (try? decode(managedFields)) ?? ([], [:])
         let change = compare(old ?? .object([:]), new, schema, ignore)
