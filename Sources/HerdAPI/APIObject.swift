@@ -100,7 +100,16 @@ public struct ObjectList<T: APIObject>: Codable, Sendable {
 public enum Age {
     public static func since(_ t: Time?, now: Date) -> String {
         guard let t else { return "<unknown>" }
-        return format(now.timeIntervalSince(t.date))
+        return since(t.date, now: now)
+    }
+
+    /// How long ago `date` was at `now`. Every table cell that measures from `now` goes through here, so
+    /// that a row computed at one of `TableRowTemplate.templateNows` can be rendered at any later time.
+    public static func since(_ date: Date, now: Date) -> String {
+        if now == TableRowTemplate.templateNows.0 || now == TableRowTemplate.templateNows.1 {
+            return TableRowTemplate.placeholder(for: date)
+        }
+        return format(now.timeIntervalSince(date))
     }
 
     /// Mirrors k8s.io/apimachinery duration.HumanDuration.

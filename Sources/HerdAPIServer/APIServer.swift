@@ -196,6 +196,14 @@ struct HerdResponder: HTTPResponder {
         bytes(format.encode(value), code: code, contentType: format.contentType, warnings: warnings)
     }
 
+    /// A handler's result: its bytes when it has them and JSON is wanted, otherwise its body encoded.
+    static func result(_ res: HandlerResult, format: ResponseFormat) -> Response {
+        if let b = res.bytes, format.encoding == .json {
+            return bytes(b, code: res.code, contentType: format.contentType, warnings: res.warnings)
+        }
+        return json(res.body, code: res.code, format: format, warnings: res.warnings)
+    }
+
     static func bytes(_ body: [UInt8], code: Int, contentType: String, warnings: [String] = []) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = contentType
@@ -205,7 +213,21 @@ struct HerdResponder: HTTPResponder {
         }
         var buf = ByteBufferAllocator().buffer(capacity: body.count)
         buf.writeBytes(body)
-        if acceptsGzip && body.count > gzipThreshold, let compressed = try? buf.compress(with: .gzip) {
+        return buffer(buf, code: code, headers: headers)
+    }
+
+    /// A body already in a buffer (large lists are written straight into one).
+    static func buffer(_ buf: ByteBuffer, code: Int, contentType: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = contentType
+        headers[.cacheControl] = "no-cache, private"
+        return buffer(buf, code: code, headers: headers)
+    }
+
+    private static func buffer(_ body: ByteBuffer, code: Int, headers: HTTPFields) -> Response {
+        var headers = headers
+        var buf = body
+        if acceptsGzip && buf.readableBytes > gzipThreshold, let compressed = try? buf.compress(with: .gzip) {
             headers[.contentEncoding] = "gzip"
             return Response(status: .init(code: code), headers: headers, body: ResponseBody(byteBuffer: compressed))
         }
@@ -308,7 +330,7 @@ struct HerdResponder: HTTPResponder {
             let body = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
             let options = try WriteOptions(query: query, userAgent: userAgent)
             let res = try await h.create(r, body: body, duplicates: dups, options: options)
-            return Self.json(res.body, code: res.code, format: plain(format), warnings: res.warnings)
+            return Self.result(res, format: plain(format))
         case (.post, _?, "binding") where KindStrategy.isCore(r.kind, "pods"):
             var dups: [String] = []
             let body = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
@@ -333,7 +355,7 @@ struct HerdResponder: HTTPResponder {
                 return Self.json(res.body, code: res.code, format: plain(format))
             }
             let res = try await h.update(path, body: body, duplicates: dups, options: options)
-            return Self.json(res.body, code: res.code, format: plain(format), warnings: res.warnings)
+            return Self.result(res, format: plain(format))
         case (.put, _?, "scale"):
             var dups: [String] = []
             let body = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
@@ -347,8 +369,8 @@ struct HerdResponder: HTTPResponder {
             let bytes = try await readBody(&request)
             let options = try WriteOptions(query: query, userAgent: userAgent)
             let res = try await h.patch(r, bytes: bytes, contentType: contentType, options: options)
-            let body = r.subresource == "scale" ? (r.kind.scale(of: res.body) ?? res.body) : res.body
-            return Self.json(body, code: res.code, format: plain(format), warnings: res.warnings)
+            if r.subresource != "scale" { return Self.result(res, format: plain(format)) }
+            return Self.json(r.kind.scale(of: res.body) ?? res.body, code: res.code, format: plain(format), warnings: res.warnings)
         case (.delete, _?, nil):
             let bytes = try await readBody(&request)
             let options = try deleteOptions(bytes, query: query)
@@ -386,23 +408,26 @@ struct HerdResponder: HTTPResponder {
 
     private func listResponse(_ r: ResourcePath, items: [CachedObject], meta: ListMeta, query: Query, format: ResponseFormat) -> Response {
         if format.table {
+            if format.encoding == .json {
+                return Self.buffer(tableBuffer(r, items: items, meta: meta, query: query), code: 200, contentType: "application/json")
+            }
             let objects = items.compactMap(\.json)
             return tableResponse(r, objects: objects, rev: meta.resourceVersion ?? "", query: query, format: format, meta: meta)
         }
         let metaJSON = (try? JSONValueEncoder.encode(meta)) ?? .object([:])
         if format.encoding == .json && !format.partialMetadata {
             // splice the stored bytes: no re-encoding of 10,000 objects
-            var out: [UInt8] = []
-            out.reserveCapacity(items.reduce(128) { $0 + $1.bytes.count + 1 })
-            out += Array("{\"apiVersion\":\"\(r.kind.info.apiVersion)\",\"items\":[".utf8)
+            let metaBytes = metaJSON.serialized()
+            var out = ByteBufferAllocator().buffer(capacity: items.reduce(256 + metaBytes.count) { $0 + $1.bytes.count + 1 })
+            out.writeString("{\"apiVersion\":\"\(r.kind.info.apiVersion)\",\"items\":[")
             for (i, o) in items.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                out += o.bytes
+                if i > 0 { out.writeInteger(UInt8(ascii: ",")) }
+                out.writeBytes(o.bytes)
             }
-            out += Array("],\"kind\":\"\(r.kind.info.listKind)\",\"metadata\":".utf8)
-            out += metaJSON.serialized()
-            out.append(UInt8(ascii: "}"))
-            return Self.bytes(out, code: 200, contentType: "application/json")
+            out.writeString("],\"kind\":\"\(r.kind.info.listKind)\",\"metadata\":")
+            out.writeBytes(metaBytes)
+            out.writeInteger(UInt8(ascii: "}"))
+            return Self.buffer(out, code: 200, contentType: "application/json")
         }
         var objects = items.compactMap(\.json)
         var kind = r.kind.info.listKind
@@ -416,8 +441,54 @@ struct HerdResponder: HTTPResponder {
                          code: 200, format: format)
     }
 
-    func table(_ r: ResourcePath, objects: [JSONValue], meta: ListMeta, query: Query, columns: Bool) -> JSONValue {
-        let now = Date()
+    /// The Table of a list as `table(...).serialized()` writes it, from the cached bytes and row templates:
+    /// no object is decoded once its row has been made.
+    func tableBuffer(_ r: ResourcePath, items: [CachedObject], meta: ListMeta, query: Query, now: Date = Date()) -> ByteBuffer {
+        let include = query["includeObject"] ?? "Metadata"
+        let head = Array(#"{"apiVersion":"meta.k8s.io/v1","columnDefinitions":"#.utf8)
+            + ((try? JSONValueEncoder.encode(r.kind.tableColumns)) ?? .array([])).serialized()
+            + Array(#","kind":"Table","metadata":"#.utf8)
+            + ((try? JSONValueEncoder.encode(meta)) ?? .object([:])).serialized()
+            + Array(#","rows":["#.utf8)
+        let metadataHead = Array(#","object":{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadata","metadata":"#.utf8)
+        let size = items.reduce(head.count + 2) { total, o in
+            switch include {
+            case "None": return total + 256
+            case "Object": return total + 256 + o.bytes.count
+            default: return total + 256 + metadataHead.count + (o.metadataSpan?.count ?? 2)
+            }
+        }
+        var out = ByteBufferAllocator().buffer(capacity: size)
+        out.writeBytes(head)
+        var cells: [UInt8] = []
+        for (n, o) in items.enumerated() {
+            out.writeString(n > 0 ? #",{"cells":"# : #"{"cells":"#)
+            cells.removeAll(keepingCapacity: true)
+            if let template = o.rowTemplate(kind: r.kind) {
+                template.write(now: now, into: &cells)
+            } else if let json = o.json {
+                JSONValue.array(r.kind.tableCells(json, now: now)).serialize(into: &cells)
+            } else {
+                cells += Array("[]".utf8)
+            }
+            out.writeBytes(cells)
+            switch include {
+            case "None": break
+            case "Object":
+                out.writeString(#","object":"#)
+                out.writeBytes(o.bytes)
+            default:
+                out.writeBytes(metadataHead)
+                if let span = o.metadataSpan { out.writeBytes(o.bytes[span]) } else { out.writeString("{}") }
+                out.writeInteger(UInt8(ascii: "}"))
+            }
+            out.writeInteger(UInt8(ascii: "}"))
+        }
+        out.writeString("]}")
+        return out
+    }
+
+    func table(_ r: ResourcePath, objects: [JSONValue], meta: ListMeta, query: Query, columns: Bool, now: Date = Date()) -> JSONValue {
         let include = query["includeObject"] ?? "Metadata"
         let rows: [JSONValue] = objects.map { o in
             var row: [String: JSONValue] = ["cells": .array(r.kind.tableCells(o, now: now))]

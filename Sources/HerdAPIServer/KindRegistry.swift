@@ -13,6 +13,9 @@ protocol ServedKind: Sendable {
     /// encodes back. Unknown fields are reported, not fatal: the caller decides by fieldValidation.
     func normalize(_ object: JSONValue, old: JSONValue?) throws -> NormalizedObject
     func tableCells(_ object: JSONValue, now: Date) -> [JSONValue]
+    /// The object's row, computed once to be rendered at any time; nil when its cells cannot be (the row is
+    /// then computed per request with `tableCells`).
+    func tableRowTemplate(_ object: JSONValue) -> TableRowTemplate?
     /// Field-selector values: metadata.name, metadata.namespace and the kind's own.
     func selectableFields(_ object: JSONValue) -> [String: String]
     /// autoscaling/v1 Scale for the object; nil when the kind has no scale subresource.
@@ -25,6 +28,10 @@ struct NormalizedObject {
     var object: JSONValue
     var unknownFields: [String]
     var errors: [FieldError]
+    /// The kind's own field-selector values (without metadata.name/namespace) and the Table row, taken from
+    /// the typed value while it is at hand so that the watch cache need not decode the object again.
+    var ownFields: [String: String] = [:]
+    var row: TableRowTemplate?
 }
 
 struct KindAdapter<T: APIObject>: ServedKind {
@@ -60,7 +67,10 @@ struct KindAdapter<T: APIObject>: ServedKind {
             errors = typed.validate()
         }
         let encoded = try JSONValueEncoder.encode(typed)
-        return NormalizedObject(object: encoded, unknownFields: unknown, errors: errors)
+        return NormalizedObject(object: encoded, unknownFields: unknown, errors: errors,
+                                ownFields: hasOwnSelectableFields ? typed.selectableFields() : [:],
+                                row: TableRowTemplate(typed.tableCells(now: TableRowTemplate.templateNows.0),
+                                                      typed.tableCells(now: TableRowTemplate.templateNows.1)))
     }
 
     func tableCells(_ object: JSONValue, now: Date) -> [JSONValue] {
@@ -68,6 +78,12 @@ struct KindAdapter<T: APIObject>: ServedKind {
             return T.tableColumns.map { _ in .string("") }
         }
         return typed.tableCells(now: now)
+    }
+
+    func tableRowTemplate(_ object: JSONValue) -> TableRowTemplate? {
+        guard let typed = try? JSONValueDecoder.decodeValue(T.self, from: object) else { return nil }
+        return TableRowTemplate(typed.tableCells(now: TableRowTemplate.templateNows.0),
+                                typed.tableCells(now: TableRowTemplate.templateNows.1))
     }
 
     func selectableFields(_ object: JSONValue) -> [String: String] {

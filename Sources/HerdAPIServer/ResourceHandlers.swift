@@ -42,6 +42,8 @@ struct HandlerResult {
     var code: Int
     var body: JSONValue
     var warnings: [String] = []
+    /// `body` serialized as JSON, when the handler has it already.
+    var bytes: [UInt8]? = nil
 }
 
 /// Create, read, update, patch and delete for every served kind. Reads come from the watch cache; writes go
@@ -255,9 +257,14 @@ struct ResourceHandlers: Sendable {
             let current = final.name ?? name
             let key = ResourcePath(kind: r.kind, namespace: final.namespace, name: current, subresource: nil, legacyWatch: false).key!
             do {
-                let rev = try await store.create(key, value: final.serialized())
+                let stored = final.serialized()
+                let rev = try await store.create(key, value: stored)
                 final.setMeta("resourceVersion", .string(String(rev)))
-                return HandlerResult(code: 201, body: final, warnings: warnings)
+                // a retry's new name is not in the row made before it
+                let cached = CachedObject(key: key, written: final, stored: stored, revision: rev, ownFields: normalized.ownFields,
+                                          row: attempt == 0 ? normalized.row : nil, kind: r.kind)
+                await cache.offer(cached)
+                return HandlerResult(code: 201, body: final, warnings: warnings, bytes: cached.bytes)
             } catch StoreError.keyExists {
                 attempt += 1
                 guard let base = generatedFrom, attempt < 8 else {
@@ -402,9 +409,13 @@ struct ResourceHandlers: Sendable {
                 } catch StoreError.conflict { continue } catch StoreError.keyNotFound { continue }
             }
             do {
-                let rev = try await store.update(r.key!, value: final.serialized(), expectedRevision: oldRev)
+                let stored = final.serialized()
+                let rev = try await store.update(r.key!, value: stored, expectedRevision: oldRev)
                 final.setMeta("resourceVersion", .string(String(rev)))
-                return HandlerResult(code: 200, body: final, warnings: warnings + moreWarnings)
+                let cached = CachedObject(key: r.key!, written: final, stored: stored, revision: rev, ownFields: normalized.ownFields,
+                                          row: normalized.row, kind: r.kind)
+                await cache.offer(cached)
+                return HandlerResult(code: 200, body: final, warnings: warnings + moreWarnings, bytes: cached.bytes)
             } catch StoreError.conflict {
                 if precondition != nil {
                     throw APIError.conflict(r.kind.info.plural, r.name ?? "", group: r.kind.info.group,

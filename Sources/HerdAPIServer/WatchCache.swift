@@ -3,6 +3,17 @@ import Foundation
 import HerdAPI
 import HerdStore
 import Logging
+import Synchronization
+
+/// The lazily made Table row of one cached object state.
+final class RowCache: Sendable {
+    enum State: Sendable {
+        case unknown
+        case template(TableRowTemplate)
+        case uncacheable
+    }
+    let state = Mutex(State.unknown)
+}
 
 /// One stored object as the cache keeps it: the bytes clients get (with metadata.resourceVersion set) and
 /// what selectors need, computed once when the object is written.
@@ -14,11 +25,28 @@ struct CachedObject: Sendable {
     let labels: [String: String]
     let fields: [String: String]
     let revision: Int64
+    /// This state's Table row, made by the first Table request that needs it.
+    let row = RowCache()
 
     var json: JSONValue? { try? JSONValue.parse(bytes) }
 
+    /// The row's cells template, made on first use; nil when the kind's cells cannot be templated.
+    func rowTemplate(kind: any ServedKind) -> TableRowTemplate? {
+        switch row.state.withLock({ $0 }) {
+        case .template(let t): return t
+        case .uncacheable: return nil
+        case .unknown:
+            let t = json.flatMap { kind.tableRowTemplate($0) }
+            row.state.withLock { $0 = t.map { .template($0) } ?? .uncacheable }
+            return t
+        }
+    }
+
+    /// Where metadata is in `bytes`: a Table row's PartialObjectMetadata is copied from there.
+    let metadataSpan: Range<Int>?
+
     init(key: String, bytes: [UInt8], namespace: String, name: String, labels: [String: String], fields: [String: String],
-         revision: Int64) {
+         revision: Int64, row: TableRowTemplate? = nil) {
         self.key = key
         self.bytes = bytes
         self.namespace = namespace
@@ -26,6 +54,27 @@ struct CachedObject: Sendable {
         self.labels = labels
         self.fields = fields
         self.revision = revision
+        metadataSpan = JSONSpan.topLevelValue("metadata", in: bytes)
+        if let row { self.row.state.withLock { $0 = .template(row) } }
+    }
+
+    /// The cached form of an object this server just wrote: `stored` is what went to the store (without
+    /// resourceVersion), `written` the same object with resourceVersion set. Gives what the store value would
+    /// give, without parsing it again; `ownFields` and `row` come from the typed value of the write.
+    init(key: String, written: JSONValue, stored: [UInt8], revision: Int64, ownFields: [String: String],
+         row: TableRowTemplate?, kind: any ServedKind) {
+        let meta = written.metadata
+        var labels: [String: String] = [:]
+        for (k, v) in meta["labels"]?.objectValue ?? [:] { labels[k] = v.stringValue ?? "" }
+        let name = meta["name"]?.stringValue ?? ""
+        let namespace = meta["namespace"]?.stringValue ?? ""
+        var fields = ownFields
+        fields["metadata.name"] = name
+        if kind.info.namespaced { fields["metadata.namespace"] = namespace }
+        let bytes = JSONSpan.inserting("resourceVersion", value: .string(String(revision)), intoMember: "metadata", of: stored)
+            ?? written.serialized()
+        self.init(key: key, bytes: bytes, namespace: namespace, name: name, labels: labels, fields: fields,
+                  revision: revision, row: row)
     }
 
     /// The cached form of a stored value: resourceVersion set, selector data extracted. Nil if not JSON.
@@ -114,6 +163,8 @@ actor WatchCache {
         let bookmarks: Bool
         let continuation: AsyncStream<WatchItem>.Continuation
     }
+    /// Objects this server wrote, already in cached form, waiting for their event from the store.
+    private var offered: [String: CachedObject] = [:]
     private var watchers: [UInt64: Watcher] = [:]
     private var nextWatcherID: UInt64 = 0
     private var revisionWaiters: [(Int64, CheckedContinuation<Void, Never>)] = []
@@ -148,7 +199,11 @@ actor WatchCache {
         }
     }
 
+    /// Set by `stop()`: new watches end at once.
+    private var stopped = false
+
     func stop() {
+        stopped = true
         feedTask?.cancel()
         bookmarkTask?.cancel()
         for (_, w) in watchers { w.continuation.finish() }
@@ -173,6 +228,7 @@ actor WatchCache {
             start = page.more ? page.items.last?.key : nil
         } while start != nil
         objects = all
+        offered.removeAll()
         orderedKeys = all.mapValues { $0.keys.sorted() }
         revision = max(revision, rev)
         historyStart = rev
@@ -242,7 +298,13 @@ actor WatchCache {
         let event: CacheEvent
         switch ev.kind {
         case .created, .updated:
-            guard let (_, obj) = ingest(ev.kv.key, ev.kv.value, revision: ev.revision) else { return }
+            let obj: CachedObject
+            if let o = offered.removeValue(forKey: ev.kv.key), o.revision == ev.revision, kindsByPrefix[prefix] != nil {
+                obj = o
+            } else {
+                guard let (_, o) = ingest(ev.kv.key, ev.kv.value, revision: ev.revision) else { return }
+                obj = o
+            }
             objects[prefix, default: [:]][ev.kv.key] = obj
             if previous == nil {
                 // mutate in place: taking the array out of the dictionary would copy it on every insert
@@ -251,6 +313,7 @@ actor WatchCache {
             }
             event = CacheEvent(kind: previous == nil ? .added : .modified, resource: prefix, object: obj, previous: previous)
         case .deleted:
+            offered[ev.kv.key] = nil
             objects[prefix]?[ev.kv.key] = nil
             let at = Self.lowerBound(orderedKeys[prefix] ?? [], ev.kv.key)
             let present = orderedKeys[prefix].map { at < $0.count && $0[at] == ev.kv.key } ?? false
@@ -290,6 +353,15 @@ actor WatchCache {
             w.continuation.finish()
             watchers[id] = nil
         }
+    }
+
+    /// A write of this server, in the form the cache keeps: used when the store's event for that revision
+    /// arrives, instead of parsing the stored value again. Ignored when the event is already in.
+    func offer(_ object: CachedObject) {
+        guard object.revision > revision else { return }
+        // Offers are taken as their events arrive; this bound only matters if the store's feed stalls.
+        if offered.count >= 10_000 { offered.removeAll() }
+        offered[object.key] = object
     }
 
     private func sendBookmarks() {
@@ -382,6 +454,11 @@ actor WatchCache {
     /// `from` = N: every change after N (410 if N is older than the history kept).
     func watch(resource: String, filter: ObjectFilter, from: Int64?, bookmarks: Bool, bufferLimit: Int = 10_000) -> AsyncStream<WatchItem> {
         let (stream, cont) = AsyncStream<WatchItem>.makeStream(bufferingPolicy: .bufferingOldest(bufferLimit + count(resource: resource)))
+        // shutting down: a client re-watching on a kept-alive connection must not hold the server open
+        if stopped {
+            cont.finish()
+            return stream
+        }
         if let from {
             if from < historyStart {
                 cont.yield(.expired("too old resource version: \(from) (\(historyStart))"))

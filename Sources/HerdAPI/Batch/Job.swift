@@ -319,8 +319,11 @@ public struct Job: APIObject, Hashable {
         }
         var duration = ""
         if let start = status?.startTime {
-            let end = status?.completionTime?.date ?? now
-            duration = Age.format(end.timeIntervalSince(start.date))
+            if let end = status?.completionTime?.date {
+                duration = Age.format(end.timeIntervalSince(start.date))
+            } else {
+                duration = Age.since(start.date, now: now)
+            }
         }
         return [.string(metadata.name ?? ""), .string(statusText), .string(completions), .string(duration),
                 Workload.age(metadata, now)]

@@ -135,7 +135,7 @@ public struct Event: APIObject, Hashable {
     }
 
     public func tableCells(now: Date) -> [JSONValue] {
-        func since(_ d: Date?) -> String { d.map { Age.format(now.timeIntervalSince($0)) } ?? "<unknown>" }
+        func since(_ d: Date?) -> String { d.map { Age.since($0, now: now) } ?? "<unknown>" }
         let first = since(firstTimestamp?.date ?? eventTime?.date)
         var last = lastTimestamp.map { since($0.date) } ?? first
         var n = count ?? 0

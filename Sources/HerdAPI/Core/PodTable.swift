@@ -134,7 +134,7 @@ extension Pod {
 
         var restartsCell = String(restarts)
         if restarts != 0, let last = lastRestart {
-            restartsCell = "\(restarts) (\(Age.format(now.timeIntervalSince(last))) ago)"
+            restartsCell = "\(restarts) (\(Age.since(last, now: now)) ago)"
         }
 
         let ip = s.podIPs?.first?.ip.flatMap { $0.isEmpty ? nil : $0 } ?? "<none>"
