@@ -330,6 +330,7 @@ final class ReplicaManager<Owner: ReplicaOwner & Hashable>: Sendable {
             let ref = ControllerSupport.controllerRef(to: owner)
             let client = ctx.client
             let recorder = self.recorder
+            let expectations = self.expectations
             let (successes, error) = await slowStartBatch(want) {
                 let pod = Self.podFromTemplate(template, owner: owner, ref: ref)
                 do {
@@ -337,6 +338,12 @@ final class ReplicaManager<Owner: ReplicaOwner & Hashable>: Sendable {
                     recorder.record(owner, reason: "SuccessfulCreate", message: "Created pod: \(created.metadata.name ?? "")")
                 } catch {
                     recorder.record(owner, type: "Warning", reason: "FailedCreate", message: "Error creating: \(Self.text(error))")
+                    // Every create fails in a namespace being deleted, and the owner goes with it: not an error
+                    // (upstream), but no pod will come either.
+                    if let e = error as? APIError, e.status.details?.causes?.contains(where: { $0.reason == "NamespaceTerminating" }) == true {
+                        expectations.creationObserved(key)
+                        return
+                    }
                     throw error
                 }
             }
