@@ -162,7 +162,7 @@ public struct JobController: Controller {
         if ending || suspended {
             try await deletePods(active, job: job, key: key)
         } else {
-            requeue = try await managePods(job, key: key, active: active, succeeded: succeeded,
+            requeue = try await managePods(job, key: key, active: active, succeeded: succeeded, failed: failed,
                                            completedIndexes: completedIndexes, now: now)
         }
         status.active = Int32(active.count)
@@ -170,7 +170,12 @@ public struct JobController: Controller {
         status.terminating = Int32(owned.filter { $0.metadata.deletionTimestamp != nil && !$0.isTerminal }.count)
 
         // 4. persist the uncounted UIDs before any finalizer goes, then count what was let go
-        if status != before { status = try await writeStatus(job, status) }
+        // the second write below must carry the resourceVersion the first one produced
+        var written = job
+        if status != before {
+            written = try await writeStatus(job, status)
+            status = written.status ?? status
+        }
         let toRelease = owned.filter { Self.hasFinalizer($0) && uncounted.contains($0.metadata.uid ?? "") }
         let released = try await removeTrackingFinalizers(toRelease)
         // a UID whose pod the cache no longer holds was released by an earlier sync
@@ -204,7 +209,7 @@ public struct JobController: Controller {
             next.active = 0
             next.ready = 0
         }
-        if next != status { _ = try await writeStatus(job, next) }
+        if next != status { _ = try await writeStatus(written, next) }
 
         if !ending, let deadline = spec.activeDeadlineSeconds, let start = next.startTime?.date, !suspended {
             let left = start.addingTimeInterval(Double(deadline)).timeIntervalSince(now)
@@ -244,17 +249,17 @@ public struct JobController: Controller {
                                  reason: reason, message: message))
     }
 
-    private func writeStatus(_ job: Job, _ status: JobStatus) async throws -> JobStatus {
+    private func writeStatus(_ job: Job, _ status: JobStatus) async throws -> Job {
         var j = job
         j.status = status
-        return try await ctx.client.updateStatus(j).status ?? status
+        return try await ctx.client.updateStatus(j)
     }
 
     // MARK: - pods
 
     /// Creates or deletes pods toward the wanted number of active ones (upstream manageJob). Returns when to
     /// look again if replacements wait for the failure backoff.
-    private func managePods(_ job: Job, key: String, active: [Pod], succeeded: Int, completedIndexes: IndexSet,
+    private func managePods(_ job: Job, key: String, active: [Pod], succeeded: Int, failed: Int, completedIndexes: IndexSet,
                             now: Date) async throws -> Duration? {
         let spec = job.spec ?? JobSpec()
         let parallelism = Int(spec.parallelism ?? 1)
@@ -279,7 +284,7 @@ public struct JobController: Controller {
         }
         let missing = want - active.count
         guard missing > 0 else { return nil }
-        if let wait = failureBackoff.remaining(key, failures: Int(job.status?.failed ?? 0), now: now) { return wait }
+        if let wait = failureBackoff.remaining(key, failures: failed, now: now) { return wait }
         var indexes: [Int?] = Array(repeating: nil, count: missing)
         if indexed {
             let running = Set(active.compactMap(Self.completionIndex))

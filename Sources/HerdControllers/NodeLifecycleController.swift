@@ -33,8 +33,8 @@ public struct NodeLifecycleController: Controller {
             onAdd: { queue.add($0.metadata.name ?? "") },
             onUpdate: { _, new in queue.add(new.metadata.name ?? "") },
             onDelete: { node in health.forget(node.metadata.name ?? "") }))
-        // a node's lease has the node's name
-        leases.addHandler(.any { lease in queue.add(lease.metadata.name ?? "") })
+        // Lease renewals (every node, every 2 s) need no handler: the periodic pass reads the cached lease of
+        // every node (a node's lease has the node's name), and a renewal only matters when one stops.
     }
 
     public func run() async {
