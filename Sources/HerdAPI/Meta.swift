@@ -28,6 +28,35 @@ public struct ObjectMeta: Codable, Hashable, Sendable {
     }
 }
 
+extension ObjectMeta {
+    private enum CodingKeys: String, CodingKey {
+        case name, generateName, namespace, selfLink, uid, resourceVersion, generation, creationTimestamp,
+             deletionTimestamp, deletionGracePeriodSeconds, labels, annotations, ownerReferences, finalizers,
+             managedFields
+    }
+
+    /// Go's `omitempty`: an empty map or list is not written at all (a patch that removes the last owner
+    /// reference or finalizer leaves no `[]` behind).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(name, forKey: .name)
+        try c.encodeIfPresent(generateName, forKey: .generateName)
+        try c.encodeIfPresent(namespace, forKey: .namespace)
+        try c.encodeIfPresent(selfLink, forKey: .selfLink)
+        try c.encodeIfPresent(uid, forKey: .uid)
+        try c.encodeIfPresent(resourceVersion, forKey: .resourceVersion)
+        try c.encodeIfPresent(generation, forKey: .generation)
+        try c.encodeIfPresent(creationTimestamp, forKey: .creationTimestamp)
+        try c.encodeIfPresent(deletionTimestamp, forKey: .deletionTimestamp)
+        try c.encodeIfPresent(deletionGracePeriodSeconds, forKey: .deletionGracePeriodSeconds)
+        if let labels, !labels.isEmpty { try c.encode(labels, forKey: .labels) }
+        if let annotations, !annotations.isEmpty { try c.encode(annotations, forKey: .annotations) }
+        if let ownerReferences, !ownerReferences.isEmpty { try c.encode(ownerReferences, forKey: .ownerReferences) }
+        if let finalizers, !finalizers.isEmpty { try c.encode(finalizers, forKey: .finalizers) }
+        if let managedFields, !managedFields.isEmpty { try c.encode(managedFields, forKey: .managedFields) }
+    }
+}
+
 public struct OwnerReference: Codable, Hashable, Sendable {
     public var apiVersion: String
     public var kind: String

@@ -132,7 +132,7 @@ final class RawWatch: @unchecked Sendable {
 
     init(url: String) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-sN", "--max-time", "300", url]
+        process.arguments = ["-sN", "--max-time", "180", url]
         process.standardOutput = pipe
         pipe.fileHandleForReading.readabilityHandler = { [collected] h in collected.append(h.availableData) }
         try process.run()
@@ -143,7 +143,7 @@ final class RawWatch: @unchecked Sendable {
     }
 
     func stop() {
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         pipe.fileHandleForReading.readabilityHandler = nil
     }
@@ -182,6 +182,8 @@ func deployment(_ name: String, replicas: Int, image: String, maxSurge: String =
     func deployments() throws {
         let c = try SimCluster(nodes: 3)
         defer { c.cleanup() }
+        let began = Date()
+        func step(_ what: String) { print("deployments: \(what) at \(String(format: "%.1f", Date().timeIntervalSince(began))) s") }
         #expect(try c.kubectl(["apply", "-f", "-"], input: deployment("web", replicas: 9, image: "nginx:1.25",
                                                                        maxSurge: "2", maxUnavailable: "1")).status == 0)
         let status = try c.kubectl(["rollout", "status", "deployment/web", "--timeout=90s"], timeout: 100)
@@ -193,6 +195,7 @@ func deployment(_ name: String, replicas: Int, image: String, maxSurge: String =
         for p in pods.values { perNode[p.node, default: 0] += 1 }
         #expect(perNode == ["node-1": 3, "node-2": 3, "node-3": 3], "\(perNode)")
 
+        step("a rolling update watched pod by pod: at ")
         // a rolling update watched pod by pod: at most 9+2 pods, at least 9-1 ready, at every event
         let watch = try RawWatch(url: c.server.url + "/api/v1/namespaces/default/pods?watch=true&labelSelector=app%3Dweb")
         defer { watch.stop() }
@@ -219,6 +222,7 @@ func deployment(_ name: String, replicas: Int, image: String, maxSurge: String =
         let updated = try c.pods("app=web").values.filter { !$0.terminating }
         #expect(updated.count == 9 && updated.allSatisfy { $0.image == "nginx:1.27" })
 
+        step("undo restores the previous template")
         // undo restores the previous template
         let history = try c.kubectl(["rollout", "history", "deployment/web"])
         #expect(history.stdout.contains("REVISION"), "\(history.output)")
@@ -227,17 +231,20 @@ func deployment(_ name: String, replicas: Int, image: String, maxSurge: String =
         #expect(try c.kubectl(["get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]).stdout == "nginx:1.25")
         #expect(c.poll(timeout: 60) { try c.pods("app=web").values.filter { !$0.terminating && $0.image == "nginx:1.25" && $0.ready }.count == 9 })
 
+        step("kubectl scale")
         // kubectl scale
         #expect(try c.kubectl(["scale", "deployment/web", "--replicas=4"]).status == 0)
         #expect(c.poll(timeout: 60) { try c.pods("app=web").values.filter { !$0.terminating }.count == 4 })
         #expect(try c.kubectl(["rollout", "status", "deployment/web", "--timeout=60s"], timeout: 70).status == 0)
 
+        step("background deletion removes ReplicaSets ")
         // background deletion removes ReplicaSets and pods
         #expect(try c.kubectl(["delete", "deployment", "web"]).status == 0)
         #expect(c.poll(timeout: 60) {
             try c.kubectl(["get", "rs,pods", "-l", "app=web", "-o", "name"]).stdout.isEmpty
         })
 
+        step("foreground: kubectl waits until the depe")
         // foreground: kubectl waits until the dependents are gone
         #expect(try c.kubectl(["apply", "-f", "-"], input: deployment("fg", replicas: 3, image: "nginx")).status == 0)
         #expect(try c.kubectl(["rollout", "status", "deployment/fg", "--timeout=60s"], timeout: 70).status == 0)
@@ -245,6 +252,7 @@ func deployment(_ name: String, replicas: Int, image: String, maxSurge: String =
         #expect(fg.status == 0, "\(fg.output)")
         #expect(c.poll(timeout: 30) { try c.kubectl(["get", "rs,pods", "-l", "app=fg", "-o", "name"]).stdout.isEmpty })
 
+        step("orphan leaves ReplicaSet and pods behind")
         // orphan leaves ReplicaSet and pods behind, without an owner
         #expect(try c.kubectl(["apply", "-f", "-"], input: deployment("orph", replicas: 2, image: "nginx")).status == 0)
         #expect(try c.kubectl(["rollout", "status", "deployment/orph", "--timeout=60s"], timeout: 70).status == 0)
