@@ -193,6 +193,22 @@ enum Fixtures {
         }
     }
 
+    @Test func aNamespacedDependentOfAClusterScopedOwner() async throws {
+        try await LiveCluster.with { c in
+            try await c.running(Self.gc) {
+                // a node's heartbeat Lease is owned by the Node, as the kubelet makes it
+                let node = try await c.addNode("n1")
+                let ref = ControllerSupport.controllerRef(to: node)
+                var lease = Lease(metadata: ObjectMeta(name: "n1", namespace: "kube-node-lease"))
+                lease.metadata.ownerReferences = [OwnerReference(apiVersion: "v1", kind: "Node", name: "n1", uid: ref.uid)]
+                _ = try await c.client.create(lease)
+                #expect(await c.eventually { c.informers.informer(Lease.self).store.get(namespace: "kube-node-lease", name: "n1") != nil })
+                try await c.client.delete(Node.self, name: "n1")
+                #expect(try await c.eventually { try await Fixtures.gone(c, Lease.self, "n1", ns: "kube-node-lease") })
+            }
+        }
+    }
+
     /// Deployment -> ReplicaSet -> Pods, as the workload controllers build it.
     func deploymentChain(_ c: LiveCluster, _ name: String) async throws {
         let d = try await Fixtures.create(c, Deployment.resourceInfo, Fixtures.deployment(name))
