@@ -9,15 +9,18 @@ public struct PluginStatus: Sendable, Hashable {
         case unschedulable
         /// Fails here whatever happens to other pods (upstream UnschedulableAndUnresolvable).
         case unresolvable
+        /// From a pre-filter: this plugin has nothing to check for this pod; its filter is not called this cycle.
+        case skip
     }
     public var code: Code
     public var reasons: [String]
     public var plugin: String = ""
 
     public static let success = PluginStatus(code: .success, reasons: [])
+    public static let skip = PluginStatus(code: .skip, reasons: [])
     public static func unschedulable(_ reasons: String...) -> PluginStatus { PluginStatus(code: .unschedulable, reasons: reasons) }
     public static func unresolvable(_ reasons: String...) -> PluginStatus { PluginStatus(code: .unresolvable, reasons: reasons) }
-    public var isSuccess: Bool { code == .success }
+    public var isSuccess: Bool { code == .success || code == .skip }
 
     public init(code: Code, reasons: [String], plugin: String = "") {
         self.code = code
@@ -30,15 +33,20 @@ public struct PluginStatus: Sendable, Hashable {
 public final class CycleState {
     public let pod: PodInfo
     public let snapshot: ClusterSnapshot
-    private var data: [String: Any] = [:]
+    /// Keyed by the state's type: hashing an identifier, not a string, on every per-node read.
+    private var data: [ObjectIdentifier: AnyObject] = [:]
 
     public init(pod: PodInfo, snapshot: ClusterSnapshot) {
         self.pod = pod
         self.snapshot = snapshot
     }
 
-    public func write<T>(_ key: String, _ value: T) { data[key] = value }
-    public func read<T>(_ key: String, as: T.Type = T.self) -> T? { data[key] as? T }
+    /// Plugin state is kept in class instances: a filter reads it once per node, which must not copy it.
+    public func write<T: AnyObject>(_ value: T) { data[ObjectIdentifier(T.self)] = value }
+    public func read<T: AnyObject>(_ type: T.Type) -> T? {
+        guard let v = data[ObjectIdentifier(type)] else { return nil }
+        return unsafeDowncast(v, to: T.self)
+    }
 }
 
 public protocol SchedulerPlugin: Sendable {
@@ -47,7 +55,8 @@ public protocol SchedulerPlugin: Sendable {
 
 /// Decides whether a pod may go to a node (upstream's PreFilter + Filter extension points).
 public protocol FilterPlugin: SchedulerPlugin {
-    /// Runs once per cycle before any `filter`. A non-success status makes every node fail with its reasons.
+    /// Runs once per cycle before any `filter`. `.skip` leaves the plugin out of this cycle; a failure makes every
+    /// node fail with its reasons.
     func preFilter(_ state: CycleState) -> PluginStatus
     func filter(_ state: CycleState, node: NodeInfo) -> PluginStatus
 }

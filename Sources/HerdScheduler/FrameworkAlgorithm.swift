@@ -11,6 +11,8 @@ public final class FrameworkAlgorithm: ScheduleAlgorithm {
     /// nil or 0: adaptive (upstream's default); otherwise a fixed percentage of the nodes.
     public let percentageOfNodesToScore: Int?
     private let nextStartIndex = Mutex(0)
+    /// Tie-breaking needs no cryptographic randomness; the system generator costs a syscall per number.
+    private let random = Mutex(SplitMix64(seed: UInt64.random(in: 0...UInt64.max)))
 
     public init(filters: [any FilterPlugin], scorers: [any ScorePlugin], percentageOfNodesToScore: Int? = nil) {
         self.filters = filters
@@ -49,8 +51,12 @@ public final class FrameworkAlgorithm: ScheduleAlgorithm {
         let all = snapshot.nodeList
         let state = CycleState(pod: pod, snapshot: snapshot)
         if all.isEmpty { return .unschedulable(FitError(numAllNodes: 0, nodeStatuses: [:])) }
+        var active: [any FilterPlugin] = []
+        active.reserveCapacity(filters.count)
         for f in filters {
             var st = f.preFilter(state)
+            if st.code == .skip { continue }
+            active.append(f)
             if !st.isSuccess {
                 st.plugin = f.name
                 var statuses: [String: PluginStatus] = [:]
@@ -70,7 +76,7 @@ public final class FrameworkAlgorithm: ScheduleAlgorithm {
             let node = all[(start + i) % all.count]
             processed += 1
             var ok = true
-            for f in filters {
+            for f in active {
                 var st = f.filter(state, node: node)
                 if !st.isSuccess {
                     st.plugin = f.name
@@ -99,6 +105,10 @@ public final class FrameworkAlgorithm: ScheduleAlgorithm {
             for i in totals.indices { totals[i] += scores[i] * s.weight }
         }
         // reservoir sampling over the best: uniform among ties
+        var rng = random.withLock { r -> SplitMix64 in
+            r = SplitMix64(seed: r.next())
+            return r
+        }
         var best = 0, ties = 1
         for i in 1..<totals.count {
             if totals[i] > totals[best] {
@@ -106,9 +116,22 @@ public final class FrameworkAlgorithm: ScheduleAlgorithm {
                 ties = 1
             } else if totals[i] == totals[best] {
                 ties += 1
-                if Int.random(in: 0..<ties) == 0 { best = i }
+                if Int.random(in: 0..<ties, using: &rng) == 0 { best = i }
             }
         }
         return .scheduled(node: feasible[best].name, evaluatedNodes: processed, feasibleNodes: feasible.count)
+    }
+}
+
+/// A small fast generator (Steele, Lea and Flood's SplitMix64).
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -83,6 +83,10 @@ public struct NodeNamePlugin: FilterPlugin {
     public let name = "NodeName"
     public init() {}
 
+    public func preFilter(_ state: CycleState) -> PluginStatus {
+        (state.pod.pod.spec?.nodeName ?? "").isEmpty ? .skip : .success
+    }
+
     public func filter(_ state: CycleState, node: NodeInfo) -> PluginStatus {
         guard let want = state.pod.pod.spec?.nodeName, !want.isEmpty, want != node.name else { return .success }
         return .unresolvable("node(s) didn't match the requested node name")
@@ -93,6 +97,12 @@ public struct NodeAffinityPlugin: FilterPlugin, ScorePlugin {
     public let name = "NodeAffinity"
     public let weight: Int64
     public init(weight: Int64 = 2) { self.weight = weight }
+
+    public func preFilter(_ state: CycleState) -> PluginStatus {
+        let spec = state.pod.pod.spec
+        let none = (spec?.nodeSelector ?? [:]).isEmpty && spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution == nil
+        return none ? .skip : .success
+    }
 
     public func filter(_ state: CycleState, node: NodeInfo) -> PluginStatus {
         NodeSelectorMatching.podMatchesNode(state.pod.pod, node: node)
@@ -158,6 +168,10 @@ public struct TaintTolerationPlugin: FilterPlugin, ScorePlugin {
 public struct NodePortsPlugin: FilterPlugin {
     public let name = "NodePorts"
     public init() {}
+
+    public func preFilter(_ state: CycleState) -> PluginStatus {
+        state.pod.hostPorts.isEmpty ? .skip : .success
+    }
 
     public func filter(_ state: CycleState, node: NodeInfo) -> PluginStatus {
         let want = state.pod.hostPorts

@@ -12,31 +12,39 @@ public struct NodeResourcesFitPlugin: FilterPlugin, ScorePlugin {
 
     /// All the reasons the node cannot take the request (each counts separately in the message).
     public static func insufficient(_ req: ResourceAmounts, node: NodeInfo) -> PluginStatus {
+        // the common case (everything fits) allocates nothing and copies no resource maps
+        let tooMany = Int64(node.podCount) + 1 > node.allowedPodNumber
+        let cpu = req.milliCPU > 0 && req.milliCPU > node.allocatable.milliCPU - node.requested.milliCPU
+        let mem = req.memory > 0 && req.memory > node.allocatable.memory - node.requested.memory
+        let eph = req.ephemeralStorage > 0
+            && req.ephemeralStorage > node.allocatable.ephemeralStorage - node.requested.ephemeralStorage
+        if !tooMany && !cpu && !mem && !eph && req.scalar.isEmpty { return .success }
         var reasons: [String] = []
-        if Int64(node.podCount) + 1 > node.allowedPodNumber { reasons.append("Too many pods") }
+        if tooMany { reasons.append("Too many pods") }
         if req.isZero { return reasons.isEmpty ? .success : PluginStatus(code: .unschedulable, reasons: reasons) }
-        let alloc = node.allocatable, used = node.requested
-        if req.milliCPU > 0 && req.milliCPU > alloc.milliCPU - used.milliCPU { reasons.append("Insufficient cpu") }
-        if req.memory > 0 && req.memory > alloc.memory - used.memory { reasons.append("Insufficient memory") }
-        if req.ephemeralStorage > 0 && req.ephemeralStorage > alloc.ephemeralStorage - used.ephemeralStorage {
-            reasons.append("Insufficient ephemeral-storage")
-        }
-        for (name, amount) in req.scalar.sorted(by: { $0.key < $1.key }) where amount > 0 {
-            if amount > (alloc.scalar[name] ?? 0) - (used.scalar[name] ?? 0) { reasons.append("Insufficient \(name)") }
+        if cpu { reasons.append("Insufficient cpu") }
+        if mem { reasons.append("Insufficient memory") }
+        if eph { reasons.append("Insufficient ephemeral-storage") }
+        if !req.scalar.isEmpty {
+            let alloc = node.allocatable, used = node.requested
+            for (name, amount) in req.scalar.sorted(by: { $0.key < $1.key }) where amount > 0 {
+                if amount > (alloc.scalar[name] ?? 0) - (used.scalar[name] ?? 0) { reasons.append("Insufficient \(name)") }
+            }
         }
         return reasons.isEmpty ? .success : PluginStatus(code: .unschedulable, reasons: reasons)
     }
 
     /// Free share of cpu and memory after placing the pod, averaged: emptier nodes score higher.
     public func score(_ state: CycleState, node: NodeInfo) -> Int64 {
-        let pod = state.pod.nonZeroRequests
+        let podCPU = state.pod.nonZeroRequests.milliCPU, podMem = state.pod.nonZeroRequests.memory
         var total: Int64 = 0, weights: Int64 = 0
-        for (alloc, req) in [(node.allocatable.milliCPU, node.nonZeroRequested.milliCPU + pod.milliCPU),
-                             (node.allocatable.memory, node.nonZeroRequested.memory + pod.memory)] {
-            guard alloc > 0 else { continue }
+        func add(_ alloc: Int64, _ req: Int64) {
+            guard alloc > 0 else { return }
             total += req > alloc ? 0 : (alloc - req) * maxNodeScore / alloc
             weights += 1
         }
+        add(node.allocatable.milliCPU, node.nonZeroRequested.milliCPU + podCPU)
+        add(node.allocatable.memory, node.nonZeroRequested.memory + podMem)
         return weights == 0 ? 0 : total / weights
     }
 }
@@ -49,16 +57,14 @@ public struct BalancedAllocationPlugin: ScorePlugin {
     public init(weight: Int64 = 1) { self.weight = weight }
 
     public func score(_ state: CycleState, node: NodeInfo) -> Int64 {
-        let pod = state.pod.nonZeroRequests
-        var fractions: [Double] = []
-        for (alloc, req) in [(node.allocatable.milliCPU, node.nonZeroRequested.milliCPU + pod.milliCPU),
-                             (node.allocatable.memory, node.nonZeroRequested.memory + pod.memory)] {
-            guard alloc > 0 else { continue }
-            fractions.append(min(1, Double(req) / Double(alloc)))
-        }
-        guard fractions.count > 1 else { return maxNodeScore }
-        let mean = fractions.reduce(0, +) / Double(fractions.count)
-        let variance = fractions.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(fractions.count)
-        return Int64((1 - variance.squareRoot()) * Double(maxNodeScore))
+        let podCPU = state.pod.nonZeroRequests.milliCPU, podMem = state.pod.nonZeroRequests.memory
+        let cpuAlloc = node.allocatable.milliCPU, memAlloc = node.allocatable.memory
+        // with one resource (or none) there is nothing to balance
+        guard cpuAlloc > 0, memAlloc > 0 else { return maxNodeScore }
+        let cpu = min(1, Double(node.nonZeroRequested.milliCPU + podCPU) / Double(cpuAlloc))
+        let mem = min(1, Double(node.nonZeroRequested.memory + podMem) / Double(memAlloc))
+        // the standard deviation of two values is half their distance
+        let std = abs(cpu - mem) / 2
+        return Int64((1 - std) * Double(maxNodeScore))
     }
 }

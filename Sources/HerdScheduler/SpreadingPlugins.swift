@@ -63,17 +63,23 @@ public struct PodTopologySpreadPlugin: FilterPlugin, ScorePlugin {
 
     // MARK: filter (DoNotSchedule)
 
-    struct FilterState {
-        var constraints: [SpreadConstraint]
+    final class SpreadFilterState {
+        let constraints: [SpreadConstraint]
         /// per constraint: domain value -> matching pods
-        var domainCounts: [[String: Int]]
-        var minMatch: [Int]
-        var selfMatch: [Int]
+        let domainCounts: [[String: Int]]
+        let minMatch: [Int]
+        let selfMatch: [Int]
+        init(constraints: [SpreadConstraint], domainCounts: [[String: Int]], minMatch: [Int], selfMatch: [Int]) {
+            self.constraints = constraints
+            self.domainCounts = domainCounts
+            self.minMatch = minMatch
+            self.selfMatch = selfMatch
+        }
     }
 
     public func preFilter(_ state: CycleState) -> PluginStatus {
         let hard = Self.constraints(for: state.pod).constraints.filter(\.hard)
-        guard !hard.isEmpty else { return .success }
+        guard !hard.isEmpty else { return .skip }
         let snap = state.snapshot
         var domainCounts = Array(repeating: [String: Int](), count: hard.count)
         for node in snap.nodeList {
@@ -98,12 +104,12 @@ public struct PodTopologySpreadPlugin: FilterPlugin, ScorePlugin {
             return domainCounts[i].values.min() ?? 0
         }
         let selfMatch = hard.map { $0.matcher.matches(state.pod) ? 1 : 0 }
-        state.write(name + ".filter", FilterState(constraints: hard, domainCounts: domainCounts, minMatch: minMatch, selfMatch: selfMatch))
+        state.write(SpreadFilterState(constraints: hard, domainCounts: domainCounts, minMatch: minMatch, selfMatch: selfMatch))
         return .success
     }
 
     public func filter(_ state: CycleState, node: NodeInfo) -> PluginStatus {
-        guard let s = state.read(name + ".filter", as: FilterState.self) else { return .success }
+        guard let s = state.read(SpreadFilterState.self) else { return .success }
         for c in s.constraints where node.labels[c.topologyKey] == nil {
             return .unresolvable("node(s) didn't match pod topology spread constraints (missing required label)")
         }
@@ -119,13 +125,20 @@ public struct PodTopologySpreadPlugin: FilterPlugin, ScorePlugin {
 
     // MARK: score (ScheduleAnyway)
 
-    struct ScoreState {
-        var constraints: [SpreadConstraint]
+    final class SpreadScoreState {
+        let constraints: [SpreadConstraint]
         /// per constraint: per node (hostname key) or per domain counts
-        var counts: [[String: Int]]
-        var perNode: [Bool]
-        var weights: [Double]
-        var ignored: Set<String>
+        let counts: [[String: Int]]
+        let perNode: [Bool]
+        let weights: [Double]
+        let ignored: Set<String>
+        init(constraints: [SpreadConstraint], counts: [[String: Int]], perNode: [Bool], weights: [Double], ignored: Set<String>) {
+            self.constraints = constraints
+            self.counts = counts
+            self.perNode = perNode
+            self.weights = weights
+            self.ignored = ignored
+        }
     }
 
     public func preScore(_ state: CycleState, nodes: [NodeInfo]) -> Bool {
@@ -162,12 +175,13 @@ public struct PodTopologySpreadPlugin: FilterPlugin, ScorePlugin {
                 weights.append(log(Double(domains.count) + 2))
             }
         }
-        state.write(name + ".score", ScoreState(constraints: soft, counts: counts, perNode: perNode, weights: weights, ignored: ignored))
+        state.write(SpreadScoreState(constraints: soft, counts: counts, perNode: perNode, weights: weights, ignored: ignored))
         return true
     }
 
     public func score(_ state: CycleState, node: NodeInfo) -> Int64 {
-        guard let s = state.read(name + ".score", as: ScoreState.self), !s.ignored.contains(node.name) else { return 0 }
+        guard let s = state.read(SpreadScoreState.self) else { return 0 }
+        if !s.ignored.isEmpty && s.ignored.contains(node.name) { return 0 }
         var total = 0.0
         for (i, c) in s.constraints.enumerated() {
             guard let v = node.labels[c.topologyKey] else { continue }
@@ -179,7 +193,7 @@ public struct PodTopologySpreadPlugin: FilterPlugin, ScorePlugin {
 
     /// Fewer matching pods is better: 100 * (max + min - score) / max over the nodes not ignored.
     public func normalize(_ state: CycleState, nodes: [NodeInfo], scores: inout [Int64]) {
-        let ignored = state.read(name + ".score", as: ScoreState.self)?.ignored ?? []
+        let ignored = state.read(SpreadScoreState.self)?.ignored ?? []
         var minScore = Int64.max, maxScore: Int64 = 0
         for (i, n) in nodes.enumerated() where !ignored.contains(n.name) {
             minScore = min(minScore, scores[i])
@@ -201,7 +215,7 @@ public struct InterPodAffinityPlugin: FilterPlugin, ScorePlugin {
     public let hardPodAffinityWeight: Int64 = 1
     public init(weight: Int64 = 2) { self.weight = weight }
 
-    struct FilterState {
+    final class AffinityFilterState {
         /// topology key -> values where a placed pod's anti-affinity forbids the incoming pod
         var forbidden: [String: Set<String>] = [:]
         var affinityCounts: [[String: Int]] = []
@@ -213,9 +227,9 @@ public struct InterPodAffinityPlugin: FilterPlugin, ScorePlugin {
     public func preFilter(_ state: CycleState) -> PluginStatus {
         let pod = state.pod, snap = state.snapshot
         if pod.requiredAffinity.isEmpty && pod.requiredAntiAffinity.isEmpty && snap.podsWithRequiredAntiAffinity.isEmpty {
-            return .success
+            return .skip
         }
-        var s = FilterState()
+        let s = AffinityFilterState()
         for existing in snap.podsWithRequiredAntiAffinity.values {
             guard let node = snap.node(existing.nodeName) else { continue }
             for t in existing.requiredAntiAffinity where t.matches(pod) {
@@ -227,12 +241,12 @@ public struct InterPodAffinityPlugin: FilterPlugin, ScorePlugin {
         if !pod.requiredAffinity.isEmpty && s.affinityCounts.allSatisfy({ $0.isEmpty }) {
             s.affinitySatisfiedByItself = pod.requiredAffinity.allSatisfy { $0.matches(pod) }
         }
-        state.write(name + ".filter", s)
+        state.write(s)
         return .success
     }
 
     public func filter(_ state: CycleState, node: NodeInfo) -> PluginStatus {
-        guard let s = state.read(name + ".filter", as: FilterState.self) else { return .success }
+        guard let s = state.read(AffinityFilterState.self) else { return .success }
         for (i, t) in state.pod.requiredAffinity.enumerated() {
             guard let v = node.labels[t.topologyKey] else {
                 return .unresolvable("node(s) didn't match pod affinity rules")
@@ -284,14 +298,14 @@ public struct InterPodAffinityPlugin: FilterPlugin, ScorePlugin {
             }
         }
         if topo.isEmpty { return false }
-        state.write(name + ".score", topo)
+        state.write(TopologyScores(topo))
         return true
     }
 
     public func score(_ state: CycleState, node: NodeInfo) -> Int64 {
-        guard let topo = state.read(name + ".score", as: [String: [String: Int64]].self) else { return 0 }
+        guard let topo = state.read(TopologyScores.self) else { return 0 }
         var total: Int64 = 0
-        for (key, values) in topo {
+        for (key, values) in topo.scores {
             if let v = node.labels[key] { total += values[v] ?? 0 }
         }
         return total
@@ -304,4 +318,10 @@ public struct InterPodAffinityPlugin: FilterPlugin, ScorePlugin {
             scores[i] = hi > lo ? Int64(Double(maxNodeScore) * Double(scores[i] - lo) / Double(hi - lo)) : 0
         }
     }
+}
+
+/// Scores per topology key and value, shared by the score calls of one cycle.
+final class TopologyScores {
+    let scores: [String: [String: Int64]]
+    init(_ scores: [String: [String: Int64]]) { self.scores = scores }
 }
