@@ -109,10 +109,12 @@ import Testing
         try await body()
     }
 
-    @Test func rollingUpdateReplacesPodsWithinMaxSurge() async throws {
+    /// maxSurge nil: the defaults (maxUnavailable 1, no surge); 1: maxSurge 1 with maxUnavailable 0.
+    @Test(arguments: [nil, 1] as [Int32?])
+    func rollingUpdateReplacesEveryPod(maxSurge: Int32?) async throws {
         try await LiveCluster.with { c in
             for n in ["r1", "r2", "r3"] { try await c.addNode(n) }
-            _ = try await c.client.create(Self.daemonSet("roll", maxSurge: 1))
+            _ = try await c.client.create(Self.daemonSet("roll", maxSurge: maxSurge))
             try await c.running(["daemonset-controller"]) {
                 try await Self.withScheduledPods(c, "roll") {
                     let ready = try await c.eventually {
@@ -123,17 +125,25 @@ import Testing
                     let oldHash = try await Self.pods(c, "roll")[0].metadata.labels?["controller-revision-hash"]
                     ds.spec?.template?.spec?.containers?[0].image = "agent:2"
                     _ = try await c.client.update(ds)
-                    var most = 0
+                    var most = 0, fewestAvailable = 3
                     let rolled = try await c.eventually(timeout: .seconds(30)) {
                         let live = try await Self.pods(c, "roll").filter { $0.metadata.deletionTimestamp == nil }
                         most = max(most, live.count)
+                        fewestAvailable = min(fewestAvailable, live.filter(\.isReady).count)
                         let s = try await c.client.get(DaemonSet.self, namespace: "default", name: "roll").status
                         return live.count == 3 && live.allSatisfy { $0.spec?.containers?[0].image == "agent:2" }
                             && s?.updatedNumberScheduled == 3 && s?.numberAvailable == 3 && s?.observedGeneration == 2
                     }
                     #expect(rolled)
-                    // maxSurge 1 with maxUnavailable 0: at most one extra pod at any moment seen
-                    #expect(most <= 4)
+                    if maxSurge == nil {
+                        // one node at a time loses its pod, and no node ever has two
+                        #expect(most <= 3)
+                        #expect(fewestAvailable >= 2)
+                    } else {
+                        // at most one extra pod, and every node keeps a ready one, at any moment seen
+                        #expect(most <= 4)
+                        #expect(fewestAvailable >= 3)
+                    }
                     let hashes = Set(try await Self.pods(c, "roll").compactMap { $0.metadata.labels?["controller-revision-hash"] })
                     #expect(hashes.count == 1 && hashes.first != oldHash)
                 }
