@@ -71,7 +71,7 @@ struct TestCluster {
     }
 
     /// A watch that the server ends after `timeout` seconds, so a missing event fails the test instead of hanging it.
-    func watch(_ path: String, query: [(String, String)] = [], timeout: Int = 5) -> WatchReader {
+    func watch(_ path: String, query: [(String, String)] = [], timeout: Int = 30) -> WatchReader {
         var q = query
         if !q.contains(where: { $0.0 == "timeoutSeconds" }) { q.append(("timeoutSeconds", String(timeout))) }
         return WatchReader(client.watchEvents(path, query: q).makeAsyncIterator())

@@ -58,7 +58,7 @@ import Testing
             }))
             let task = Task { await informer.run() }
             defer { task.cancel() }
-            let resynced = await c.eventually(timeout: .seconds(10)) { log.all.count >= 2 }
+            let resynced = await c.eventually { log.all.count >= 2 }
             #expect(resynced)
         }
     }

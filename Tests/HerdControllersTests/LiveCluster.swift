@@ -17,6 +17,10 @@ struct LiveCluster {
     let port: Int
 
     static func with(_ body: (LiveCluster) async throws -> Void) async throws {
+        // each cluster runs a server, informers and controllers: a few at a time keep a 2-core machine
+        // responsive enough for the tests' deadlines
+        await LiveClusterSlots.shared.acquire()
+        defer { Task { await LiveClusterSlots.shared.release() } }
         let store = MemoryStore()
         var logger = Logger(label: "herd.test")
         logger.logLevel = .critical
@@ -85,12 +89,37 @@ struct LiveCluster {
 
     /// Polls `condition` every 50 ms until it holds or `timeout` passes; returns whether it held.
     @discardableResult
-    func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async rethrows -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if try await condition() { return true }
             try? await Task.sleep(for: .milliseconds(50))
         }
         return try await condition()
+    }
+}
+
+/// Bounds how many live clusters run at once across all suites.
+actor LiveClusterSlots {
+    static let shared = LiveClusterSlots(limit: 3)
+    private var free: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { free = limit }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty {
+            free += 1
+        } else {
+            waiters.removeFirst().resume()
+        }
     }
 }
