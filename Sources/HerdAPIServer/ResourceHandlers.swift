@@ -258,13 +258,12 @@ struct ResourceHandlers: Sendable {
             let key = ResourcePath(kind: r.kind, namespace: final.namespace, name: current, subresource: nil, legacyWatch: false).key!
             do {
                 let stored = final.serialized()
+                // a retry's new name is not in the row made before it
+                await cache.expect(key, PendingWrite(stored: stored, written: final, ownFields: normalized.ownFields,
+                                                     row: attempt == 0 ? normalized.row : nil))
                 let rev = try await store.create(key, value: stored)
                 final.setMeta("resourceVersion", .string(String(rev)))
-                // a retry's new name is not in the row made before it
-                let cached = CachedObject(key: key, written: final, stored: stored, revision: rev, ownFields: normalized.ownFields,
-                                          row: attempt == 0 ? normalized.row : nil, kind: r.kind)
-                await cache.offer(cached)
-                return HandlerResult(code: 201, body: final, warnings: warnings, bytes: cached.bytes)
+                return HandlerResult(code: 201, body: final, warnings: warnings, bytes: Self.withResourceVersion(stored, rev))
             } catch StoreError.keyExists {
                 attempt += 1
                 guard let base = generatedFrom, attempt < 8 else {
@@ -410,12 +409,12 @@ struct ResourceHandlers: Sendable {
             }
             do {
                 let stored = final.serialized()
+                await cache.expect(r.key!, PendingWrite(stored: stored, written: final, ownFields: normalized.ownFields,
+                                                        row: normalized.row))
                 let rev = try await store.update(r.key!, value: stored, expectedRevision: oldRev)
                 final.setMeta("resourceVersion", .string(String(rev)))
-                let cached = CachedObject(key: r.key!, written: final, stored: stored, revision: rev, ownFields: normalized.ownFields,
-                                          row: normalized.row, kind: r.kind)
-                await cache.offer(cached)
-                return HandlerResult(code: 200, body: final, warnings: warnings + moreWarnings, bytes: cached.bytes)
+                return HandlerResult(code: 200, body: final, warnings: warnings + moreWarnings,
+                                     bytes: Self.withResourceVersion(stored, rev))
             } catch StoreError.conflict {
                 if precondition != nil {
                     throw APIError.conflict(r.kind.info.plural, r.name ?? "", group: r.kind.info.group,
@@ -430,6 +429,11 @@ struct ResourceHandlers: Sendable {
     }
 
     struct NotFoundForCreate: Error {}
+
+    /// The response bytes of a write: the stored bytes with metadata.resourceVersion added.
+    static func withResourceVersion(_ stored: [UInt8], _ rev: Int64) -> [UInt8]? {
+        JSONSpan.inserting("resourceVersion", value: .string(String(rev)), intoMember: "metadata", of: stored)
+    }
 
     static func sameIgnoringManagedFieldTimes(_ a: JSONValue, _ b: JSONValue) -> Bool {
         func strip(_ v: JSONValue) -> JSONValue {

@@ -5,6 +5,15 @@ import HerdStore
 import Logging
 import Synchronization
 
+/// A write on its way to the store: the stored bytes, the object they encode, and what the typed value
+/// gave (field-selector values, Table row).
+struct PendingWrite: Sendable {
+    let stored: [UInt8]
+    let written: JSONValue
+    let ownFields: [String: String]
+    let row: TableRowTemplate?
+}
+
 /// The lazily made Table row of one cached object state.
 final class RowCache: Sendable {
     enum State: Sendable {
@@ -58,8 +67,8 @@ struct CachedObject: Sendable {
         if let row { self.row.state.withLock { $0 = .template(row) } }
     }
 
-    /// The cached form of an object this server just wrote: `stored` is what went to the store (without
-    /// resourceVersion), `written` the same object with resourceVersion set. Gives what the store value would
+    /// The cached form of an object this server wrote: `stored` is what went to the store (without
+    /// resourceVersion), `written` the same object as a value. Gives what the store value would
     /// give, without parsing it again; `ownFields` and `row` come from the typed value of the write.
     init(key: String, written: JSONValue, stored: [UInt8], revision: Int64, ownFields: [String: String],
          row: TableRowTemplate?, kind: any ServedKind) {
@@ -72,7 +81,11 @@ struct CachedObject: Sendable {
         fields["metadata.name"] = name
         if kind.info.namespaced { fields["metadata.namespace"] = namespace }
         let bytes = JSONSpan.inserting("resourceVersion", value: .string(String(revision)), intoMember: "metadata", of: stored)
-            ?? written.serialized()
+            ?? {
+                var w = written
+                w.setMeta("resourceVersion", .string(String(revision)))
+                return w.serialized()
+            }()
         self.init(key: key, bytes: bytes, namespace: namespace, name: name, labels: labels, fields: fields,
                   revision: revision, row: row)
     }
@@ -163,8 +176,8 @@ actor WatchCache {
         let bookmarks: Bool
         let continuation: AsyncStream<WatchItem>.Continuation
     }
-    /// Objects this server wrote, already in cached form, waiting for their event from the store.
-    private var offered: [String: CachedObject] = [:]
+    /// Writes this server is making, by key, so that their events from the store need no parsing.
+    private var pending: [String: PendingWrite] = [:]
     private var watchers: [UInt64: Watcher] = [:]
     private var nextWatcherID: UInt64 = 0
     private var revisionWaiters: [(Int64, CheckedContinuation<Void, Never>)] = []
@@ -228,7 +241,7 @@ actor WatchCache {
             start = page.more ? page.items.last?.key : nil
         } while start != nil
         objects = all
-        offered.removeAll()
+        pending.removeAll()
         orderedKeys = all.mapValues { $0.keys.sorted() }
         revision = max(revision, rev)
         historyStart = rev
@@ -299,8 +312,10 @@ actor WatchCache {
         switch ev.kind {
         case .created, .updated:
             let obj: CachedObject
-            if let o = offered.removeValue(forKey: ev.kv.key), o.revision == ev.revision, kindsByPrefix[prefix] != nil {
-                obj = o
+            if let p = pending[ev.kv.key], p.stored == ev.kv.value, let kind = kindsByPrefix[prefix] {
+                pending[ev.kv.key] = nil
+                obj = CachedObject(key: ev.kv.key, written: p.written, stored: p.stored, revision: ev.revision,
+                                   ownFields: p.ownFields, row: p.row, kind: kind)
             } else {
                 guard let (_, o) = ingest(ev.kv.key, ev.kv.value, revision: ev.revision) else { return }
                 obj = o
@@ -313,7 +328,6 @@ actor WatchCache {
             }
             event = CacheEvent(kind: previous == nil ? .added : .modified, resource: prefix, object: obj, previous: previous)
         case .deleted:
-            offered[ev.kv.key] = nil
             objects[prefix]?[ev.kv.key] = nil
             let at = Self.lowerBound(orderedKeys[prefix] ?? [], ev.kv.key)
             let present = orderedKeys[prefix].map { at < $0.count && $0[at] == ev.kv.key } ?? false
@@ -355,13 +369,13 @@ actor WatchCache {
         }
     }
 
-    /// A write of this server, in the form the cache keeps: used when the store's event for that revision
-    /// arrives, instead of parsing the stored value again. Ignored when the event is already in.
-    func offer(_ object: CachedObject) {
-        guard object.revision > revision else { return }
-        // Offers are taken as their events arrive; this bound only matters if the store's feed stalls.
-        if offered.count >= 10_000 { offered.removeAll() }
-        offered[object.key] = object
+    /// Announces a write this server is about to make (before it, so that the store's event cannot come
+    /// first): when the event carries exactly these bytes, its cached form is made from the write's value
+    /// instead of parsing and decoding the stored bytes again. A write that fails leaves an entry no event
+    /// matches; the next write of the key replaces it.
+    func expect(_ key: String, _ write: PendingWrite) {
+        if pending.count >= 10_000 { pending.removeAll() }
+        pending[key] = write
     }
 
     private func sendBookmarks() {
