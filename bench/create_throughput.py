@@ -17,7 +17,7 @@ import lib
 
 
 def herd_run(body_path, n, conns):
-    with lib.Herd() as herd:
+    with lib.Herd(controllers=False) as herd:
         cpu0, load = lib.cpu_seconds(herd.pid), lib.loadavg()
         r = lib.run_wrk(herd.url, lib.WRK_HERD_CREATE, {"BENCH_BODY_FILE": body_path}, n, conns)
         r["server_cpu"] = lib.cpu_seconds(herd.pid) - cpu0
@@ -50,7 +50,7 @@ def main():
     lib.banner("Create throughput: herd pod creates vs etcd 3.4 puts", ["bench/create_throughput.py"] + sys.argv[1:])
 
     body = lib.pod_body()
-    with lib.Herd() as herd:
+    with lib.Herd(controllers=False) as herd:
         stored = lib.create_one(herd.url, body)
     print(f"request body {len(body)} bytes; stored pod {len(stored)} bytes (the etcd value); "
           f"{a.requests} requests, {a.concurrency} connections (one wrk thread), {a.runs} runs\n")

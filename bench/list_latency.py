@@ -67,7 +67,7 @@ def main():
                 ("Table (kubectl get)", TABLE, None),
                 ("JSON, limit=500 pages summed", "application/json", 500),
                 ("Table, limit=500 pages summed (kubectl get)", TABLE, 500)]
-    with lib.Herd() as herd, tempfile.TemporaryDirectory(prefix="bench-list-") as d:
+    with lib.Herd(controllers=False) as herd, tempfile.TemporaryDirectory(prefix="bench-list-") as d:
         fill = lib.fill_pods(herd, a.pods)
         n = fill["stored"]
         print(f"created {fill['requests']} pods in {fill['duration_us'] / 1e6:.1f} s ({fill['collisions']} generateName "
