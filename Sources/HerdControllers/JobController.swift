@@ -154,6 +154,16 @@ public struct JobController: Controller {
                              message: "Reached expected number of succeeded pods", now: now)
             }
         }
+        // upstream: Suspended=True while suspended; on resume it turns False and the deadline clock restarts
+        if suspended && !conditionsList.isTrue("Suspended") {
+            setCondition(&conditionsList, "Suspended", reason: "JobSuspended", message: "Job suspended", now: now)
+            recorder.record(job, reason: "Suspended", message: "Job suspended")
+        } else if !suspended, let i = conditionsList.firstIndex(where: { $0.type == "Suspended" && $0.status == "True" }) {
+            conditionsList[i] = JobCondition(type: "Suspended", status: "False", lastProbeTime: Time(now), lastTransitionTime: Time(now),
+                                             reason: "JobResumed", message: "Job resumed")
+            recorder.record(job, reason: "Resumed", message: "Job resumed")
+            status.startTime = Time(now)
+        }
         status.conditions = conditionsList.isEmpty ? nil : conditionsList
         let ending = conditionsList.isTrue("FailureTarget") || conditionsList.isTrue("SuccessCriteriaMet")
 

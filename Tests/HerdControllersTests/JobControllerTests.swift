@@ -117,6 +117,31 @@ import Testing
         }
     }
 
+    @Test func suspendedJobRunsNothingUntilResumed() async throws {
+        try await LiveCluster.with { c in
+            var later = Self.job("later", completions: 1)
+            later.spec?.suspend = true
+            _ = try await c.client.create(later)
+            try await c.running(["job-controller"]) {
+                let suspended = try await c.eventually { try await Self.condition(Self.get(c, "later"), "Suspended") != nil }
+                #expect(suspended)
+                let none = try await Self.pods(c, job: "later")
+                #expect(none.isEmpty)
+                var job = try await Self.get(c, "later")
+                #expect(job.status?.startTime == nil)
+                job.spec?.suspend = false
+                _ = try await c.client.update(job)
+                let resumed = try await c.eventually {
+                    let j = try await Self.get(c, "later")
+                    let cond = j.status?.conditions?.first { $0.type == "Suspended" }
+                    let pods = try await Self.pods(c, job: "later")
+                    return cond?.status == "False" && cond?.reason == "JobResumed" && j.status?.startTime != nil && pods.count == 1
+                }
+                #expect(resumed)
+            }
+        }
+    }
+
     @Test func indexedJobGivesEachPodItsIndex() async throws {
         try await LiveCluster.with { c in
             _ = try await c.client.create(Self.job("ix", completions: 3, parallelism: 3, completionMode: "Indexed"))
