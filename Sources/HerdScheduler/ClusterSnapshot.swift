@@ -16,6 +16,15 @@ public final class NodeInfo {
     public private(set) var pods: [String: PodInfo] = [:]
     /// Host ports in use, with how many pods use each.
     public private(set) var usedPorts: [HostPortKey: Int] = [:]
+    /// The numbers the resource plugins read for every node of every cycle, in one plain value: one access
+    /// instead of several (each checked for exclusivity) and no resource map retained.
+    public struct Totals: Sendable {
+        public var allocatableMilliCPU: Int64 = 0, allocatableMemory: Int64 = 0, allocatableEphemeral: Int64 = 0
+        public var requestedMilliCPU: Int64 = 0, requestedMemory: Int64 = 0, requestedEphemeral: Int64 = 0
+        public var nonZeroMilliCPU: Int64 = 0, nonZeroMemory: Int64 = 0
+        public var podCount: Int64 = 0, allowedPods: Int64 = 0
+    }
+    public private(set) var totals = Totals()
     /// Whether the node object is known (false: only pods naming it were seen, upstream's "ghost" nodes).
     public private(set) var hasNode: Bool
 
@@ -40,6 +49,15 @@ public final class NodeInfo {
         let alloc = node.status?.allocatable ?? node.status?.capacity
         allocatable = ResourceAmounts(alloc)
         allowedPodNumber = alloc?["pods"]?.value ?? 0
+        refreshTotals()
+    }
+
+    private func refreshTotals() {
+        totals = Totals(allocatableMilliCPU: allocatable.milliCPU, allocatableMemory: allocatable.memory,
+                        allocatableEphemeral: allocatable.ephemeralStorage, requestedMilliCPU: requested.milliCPU,
+                        requestedMemory: requested.memory, requestedEphemeral: requested.ephemeralStorage,
+                        nonZeroMilliCPU: nonZeroRequested.milliCPU, nonZeroMemory: nonZeroRequested.memory,
+                        podCount: Int64(pods.count), allowedPods: allowedPodNumber)
     }
 
     func add(_ p: PodInfo) {
@@ -47,12 +65,14 @@ public final class NodeInfo {
         requested += p.requests
         nonZeroRequested += p.nonZeroRequests
         for hp in p.hostPorts { usedPorts[hp, default: 0] += 1 }
+        refreshTotals()
     }
 
     @discardableResult
     func remove(_ key: String) -> PodInfo? {
         guard let old = pods.removeValue(forKey: key) else { return nil }
         subtract(old)
+        refreshTotals()
         return old
     }
 

@@ -13,11 +13,11 @@ public struct NodeResourcesFitPlugin: FilterPlugin, ScorePlugin {
     /// All the reasons the node cannot take the request (each counts separately in the message).
     public static func insufficient(_ req: ResourceAmounts, node: NodeInfo) -> PluginStatus {
         // the common case (everything fits) allocates nothing and copies no resource maps
-        let tooMany = Int64(node.podCount) + 1 > node.allowedPodNumber
-        let cpu = req.milliCPU > 0 && req.milliCPU > node.allocatable.milliCPU - node.requested.milliCPU
-        let mem = req.memory > 0 && req.memory > node.allocatable.memory - node.requested.memory
-        let eph = req.ephemeralStorage > 0
-            && req.ephemeralStorage > node.allocatable.ephemeralStorage - node.requested.ephemeralStorage
+        let t = node.totals
+        let tooMany = t.podCount + 1 > t.allowedPods
+        let cpu = req.milliCPU > 0 && req.milliCPU > t.allocatableMilliCPU - t.requestedMilliCPU
+        let mem = req.memory > 0 && req.memory > t.allocatableMemory - t.requestedMemory
+        let eph = req.ephemeralStorage > 0 && req.ephemeralStorage > t.allocatableEphemeral - t.requestedEphemeral
         if !tooMany && !cpu && !mem && !eph && req.scalar.isEmpty { return .success }
         var reasons: [String] = []
         if tooMany { reasons.append("Too many pods") }
@@ -43,8 +43,9 @@ public struct NodeResourcesFitPlugin: FilterPlugin, ScorePlugin {
             total += req > alloc ? 0 : (alloc - req) * maxNodeScore / alloc
             weights += 1
         }
-        add(node.allocatable.milliCPU, node.nonZeroRequested.milliCPU + podCPU)
-        add(node.allocatable.memory, node.nonZeroRequested.memory + podMem)
+        let t = node.totals
+        add(t.allocatableMilliCPU, t.nonZeroMilliCPU + podCPU)
+        add(t.allocatableMemory, t.nonZeroMemory + podMem)
         return weights == 0 ? 0 : total / weights
     }
 }
@@ -58,11 +59,12 @@ public struct BalancedAllocationPlugin: ScorePlugin {
 
     public func score(_ state: CycleState, node: NodeInfo) -> Int64 {
         let podCPU = state.pod.nonZeroRequests.milliCPU, podMem = state.pod.nonZeroRequests.memory
-        let cpuAlloc = node.allocatable.milliCPU, memAlloc = node.allocatable.memory
+        let t = node.totals
+        let cpuAlloc = t.allocatableMilliCPU, memAlloc = t.allocatableMemory
         // with one resource (or none) there is nothing to balance
         guard cpuAlloc > 0, memAlloc > 0 else { return maxNodeScore }
-        let cpu = min(1, Double(node.nonZeroRequested.milliCPU + podCPU) / Double(cpuAlloc))
-        let mem = min(1, Double(node.nonZeroRequested.memory + podMem) / Double(memAlloc))
+        let cpu = min(1, Double(t.nonZeroMilliCPU + podCPU) / Double(cpuAlloc))
+        let mem = min(1, Double(t.nonZeroMemory + podMem) / Double(memAlloc))
         // the standard deviation of two values is half their distance
         let std = abs(cpu - mem) / 2
         return Int64((1 - std) * Double(maxNodeScore))
