@@ -17,4 +17,11 @@ fi
 python3 -c 'import kubernetes' 2>/dev/null || python3 -m pip install -q kubernetes
 
 swift build --build-tests
-swift test --skip-build "$@"
+if [ "$#" -gt 0 ]; then
+    exec swift test --skip-build "$@"
+fi
+# Two runs: the end-to-end tests drive processes with blocking waits, and Swift Testing runs them on the
+# cooperative thread pool (one thread per core); run beside the async unit and integration tests they
+# would starve those of threads on a small machine.
+swift test --skip-build --skip HerdE2ETests
+swift test --skip-build --filter HerdE2ETests
