@@ -182,7 +182,22 @@ public enum ApplyOutcome: String, Sendable {
         guard let before else { return .created }
         let oldRV = before["metadata"]?["resourceVersion"]?.stringValue
         let newRV = after["metadata"]?["resourceVersion"]?.stringValue
-        return oldRV != nil && oldRV == newRV ? .unchanged : .configured
+        if oldRV != nil && oldRV == newRV { return .unchanged }
+        // a controller may have written status (or the apply only touched managedFields' timestamps)
+        // between the read and the apply: what the user declared is unchanged all the same
+        return declared(before) == declared(after) ? .unchanged : .configured
+    }
+
+    /// The object without what the server and controllers keep moving: status, resourceVersion, managedFields.
+    private static func declared(_ object: JSONValue) -> JSONValue {
+        guard case .object(var o) = object else { return object }
+        o["status"] = nil
+        if case .object(var meta)? = o["metadata"] {
+            meta["resourceVersion"] = nil
+            meta["managedFields"] = nil
+            o["metadata"] = .object(meta)
+        }
+        return .object(o)
     }
 }
 

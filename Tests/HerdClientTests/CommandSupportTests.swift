@@ -93,10 +93,13 @@ import Testing
     @Test func outcomeWording() {
         let before: JSONValue = ["metadata": ["resourceVersion": "5"]]
         let same: JSONValue = ["metadata": ["resourceVersion": "5"]]
-        let changed: JSONValue = ["metadata": ["resourceVersion": "6"]]
+        let changed: JSONValue = ["metadata": ["resourceVersion": "6"], "spec": ["replicas": 3]]
+        // only status and bookkeeping moved (a controller wrote between the read and the apply)
+        let statusOnly: JSONValue = ["metadata": ["resourceVersion": "7"], "status": ["replicas": 1]]
         #expect(ApplyOutcome.decide(before: nil, after: changed, serverSide: false).rawValue == "created")
         #expect(ApplyOutcome.decide(before: before, after: same, serverSide: false).rawValue == "unchanged")
         #expect(ApplyOutcome.decide(before: before, after: changed, serverSide: false).rawValue == "configured")
+        #expect(ApplyOutcome.decide(before: before, after: statusOnly, serverSide: false).rawValue == "unchanged")
         #expect(ApplyOutcome.decide(before: before, after: changed, serverSide: true).rawValue == "serverside-applied")
     }
 }
