@@ -20,9 +20,6 @@ struct Admission: Sendable {
         if KindStrategy.isCore(kind, "pods") { addDefaultTolerations(&obj) }
     }
 
-    static let notReadyTaintKey = "node.kubernetes.io/not-ready"
-    static let unreachableTaintKey = "node.kubernetes.io/unreachable"
-
     /// Upstream DefaultTolerationSeconds: a pod that does not already tolerate the not-ready or unreachable
     /// NoExecute taint gets a toleration for it, so that it is evicted from a lost node after that long
     /// instead of at once. A toleration with an empty key (all taints) or empty effect (all effects) counts.
@@ -34,7 +31,7 @@ struct Admission: Sendable {
                 return (k == key || k.isEmpty) && (effect == "NoExecute" || effect.isEmpty)
             }
         }
-        let missing = [Self.notReadyTaintKey, Self.unreachableTaintKey].filter { !tolerated($0) }
+        let missing = [NodeTaint.notReady, NodeTaint.unreachable].filter { !tolerated($0) }
         guard !missing.isEmpty else { return }
         for key in missing {
             tolerations.append(.object(["key": .string(key), "operator": "Exists", "effect": "NoExecute",

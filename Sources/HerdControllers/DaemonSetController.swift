@@ -108,7 +108,7 @@ public struct DaemonSetController: Controller {
     static func placement(_ ds: DaemonSet, on node: Node) -> (shouldRun: Bool, shouldContinueRunning: Bool) {
         var spec = ds.spec?.template?.spec ?? PodSpec()
         if let wanted = spec.nodeName, !wanted.isEmpty, wanted != node.metadata.name { return (false, false) }
-        guard NodeAffinityMatch.matches(spec, node) else { return (false, false) }
+        guard NodeSelectorMatching.podMatches(spec, labels: node.metadata.labels ?? [:], name: node.metadata.name ?? "") else { return (false, false) }
         addDaemonTolerations(&spec)
         let taints = node.spec?.taints ?? []
         let tolerations = spec.tolerations ?? []

@@ -3,67 +3,13 @@ import HerdAPI
 // Filters and scores that look at one node at a time (upstream's NodeUnschedulable, NodeName, NodeAffinity,
 // TaintToleration, NodePorts).
 
-/// component-helpers' scheduling/corev1/nodeaffinity: node selector requirements against a node.
-public enum NodeSelectorMatching {
+extension NodeSelectorMatching {
     public static func matches(_ term: NodeSelectorTerm, node: NodeInfo) -> Bool {
-        let exprs = term.matchExpressions ?? []
-        let fields = term.matchFields ?? []
-        // a term with no requirements selects no node
-        if exprs.isEmpty && fields.isEmpty { return false }
-        for r in exprs where !matches(r, value: node.labels[r.key ?? ""]) { return false }
-        for r in fields {
-            // metadata.name is the only field a node selector may use
-            guard r.key == "metadata.name" else { return false }
-            if !matches(r, value: node.name) { return false }
-        }
-        return true
+        matches(term, labels: node.labels, name: node.name)
     }
 
-    /// Terms are ORed; nil or no terms match nothing (validation forbids an empty required selector).
-    public static func matches(_ selector: NodeSelector, node: NodeInfo) -> Bool {
-        (selector.nodeSelectorTerms ?? []).contains { matches($0, node: node) }
-    }
-
-    static func matches(_ r: NodeSelectorRequirement, value: String?) -> Bool {
-        let values = r.values ?? []
-        switch r.operator {
-        case "In": return value.map { values.contains($0) } ?? false
-        case "NotIn": return value.map { !values.contains($0) } ?? true
-        case "Exists": return value != nil
-        case "DoesNotExist": return value == nil
-        case "Gt", "Lt":
-            guard let value, let have = Int64(value), values.count == 1, let want = Int64(values[0]) else { return false }
-            return r.operator == "Gt" ? have > want : have < want
-        default: return false
-        }
-    }
-
-    /// The pod's nodeSelector and required node affinity together (upstream RequiredNodeAffinity).
     public static func podMatchesNode(_ pod: Pod, node: NodeInfo) -> Bool {
-        if let sel = pod.spec?.nodeSelector {
-            for (k, v) in sel where node.labels[k] != v { return false }
-        }
-        if let req = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution {
-            return matches(req, node: node)
-        }
-        return true
-    }
-}
-
-public enum TaintMatching {
-    /// upstream v1.Toleration.ToleratesTaint.
-    public static func tolerates(_ t: Toleration, _ taint: Taint) -> Bool {
-        if let e = t.effect, !e.isEmpty, e != taint.effect { return false }
-        if let k = t.key, !k.isEmpty, k != taint.key { return false }
-        switch t.operator ?? "" {
-        case "", "Equal": return (t.value ?? "") == (taint.value ?? "")
-        case "Exists": return true
-        default: return false
-        }
-    }
-
-    public static func tolerated(_ taint: Taint, by tolerations: [Toleration]) -> Bool {
-        tolerations.contains { tolerates($0, taint) }
+        podMatches(pod.spec, labels: node.labels, name: node.name)
     }
 }
 
@@ -74,7 +20,7 @@ public struct NodeUnschedulablePlugin: FilterPlugin {
 
     public func filter(_ state: CycleState, node: NodeInfo) -> PluginStatus {
         guard node.unschedulable else { return .success }
-        if TaintMatching.tolerated(Self.taint, by: state.pod.pod.spec?.tolerations ?? []) { return .success }
+        if Self.taint.isTolerated(by: state.pod.pod.spec?.tolerations ?? []) { return .success }
         return .unresolvable("node(s) were unschedulable")
     }
 }
@@ -138,7 +84,7 @@ public struct TaintTolerationPlugin: FilterPlugin, ScorePlugin {
         if node.taints.isEmpty { return .success }
         let tolerations = state.pod.pod.spec?.tolerations ?? []
         for taint in node.taints where taint.effect == "NoSchedule" || taint.effect == "NoExecute" {
-            if !TaintMatching.tolerated(taint, by: tolerations) {
+            if !taint.isTolerated(by: tolerations) {
                 return .unresolvable("node(s) had untolerated taint {\(taint.key ?? ""): \(taint.value ?? "")}")
             }
         }
@@ -155,7 +101,7 @@ public struct TaintTolerationPlugin: FilterPlugin, ScorePlugin {
         let tolerations = (state.pod.pod.spec?.tolerations ?? []).filter { ($0.effect ?? "").isEmpty || $0.effect == "PreferNoSchedule" }
         var n: Int64 = 0
         for taint in node.taints where taint.effect == "PreferNoSchedule" {
-            if !TaintMatching.tolerated(taint, by: tolerations) { n += 1 }
+            if !taint.isTolerated(by: tolerations) { n += 1 }
         }
         return n
     }

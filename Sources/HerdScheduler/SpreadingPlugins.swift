@@ -55,7 +55,7 @@ public struct PodTopologySpreadPlugin: FilterPlugin, ScorePlugin {
         if c.honorNodeTaints {
             let tolerations = pod.pod.spec?.tolerations ?? []
             for t in node.taints where t.effect == "NoSchedule" || t.effect == "NoExecute" {
-                if !TaintMatching.tolerated(t, by: tolerations) { return false }
+                if !t.isTolerated(by: tolerations) { return false }
             }
         }
         return true
