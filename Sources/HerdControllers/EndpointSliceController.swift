@@ -175,7 +175,7 @@ public struct EndpointSliceController: Controller {
                 ports.append(EndpointSlicePort(name: sp.name ?? "", protocol: sp.protocol ?? "TCP", port: n, appProtocol: sp.appProtocol))
             }
             ports.sort { ($0.name ?? "", $0.port ?? 0) < ($1.name ?? "", $1.port ?? 0) }
-            let serving = EndpointSupport.isReady(pod)
+            let serving = pod.isReady
             let terminating = pod.metadata.deletionTimestamp != nil
             // for compatibility, "ready" is never true for a terminating pod unless not-ready ones are published
             let ready = publishNotReady || (serving && !terminating)

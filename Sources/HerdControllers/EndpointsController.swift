@@ -21,11 +21,6 @@ enum EndpointSupport {
 
     static func isHeadless(_ service: Service) -> Bool { service.spec?.clusterIP == "None" }
 
-    /// podutil.IsPodReady.
-    static func isReady(_ pod: Pod) -> Bool {
-        pod.status?.conditions?.contains { $0.type == PodConditionType.ready && $0.status == ConditionStatus.true } ?? false
-    }
-
     /// Upstream ShouldPodBeInEndpoints: a pod with an IP that will not run again (a finished pod whose restart
     /// policy does not bring it back) and, unless `includeTerminating`, is not being deleted.
     static func shouldBeInEndpoints(_ pod: Pod, includeTerminating: Bool) -> Bool {
@@ -97,7 +92,7 @@ enum EndpointSupport {
             || old.metadata.deletionTimestamp != new.metadata.deletionTimestamp
             || old.status?.podIP != new.status?.podIP
             || old.status?.podIPs != new.status?.podIPs
-            || isReady(old) != isReady(new)
+            || old.isReady != new.isReady
             || old.status?.phase != new.status?.phase
             || old.spec?.nodeName != new.spec?.nodeName
             || old.spec?.hostname != new.spec?.hostname
@@ -280,7 +275,7 @@ public struct EndpointsController: Controller {
                 if ports.isEmpty { continue }
             }
             ports.sort { ($0.name ?? "", $0.port ?? 0, $0.protocol ?? "") < ($1.name ?? "", $1.port ?? 0, $1.protocol ?? "") }
-            if publishNotReady || EndpointSupport.isReady(pod) {
+            if publishNotReady || pod.isReady {
                 groups[ports, default: Group()].ready.append(address)
             } else {
                 groups[ports, default: Group()].notReady.append(address)

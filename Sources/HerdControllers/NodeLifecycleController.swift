@@ -202,12 +202,6 @@ public struct NodeLifecycleController: Controller {
     }
 }
 
-extension Node {
-    func condition(_ type: String) -> NodeCondition? {
-        status?.conditions?.first { $0.type == type }
-    }
-}
-
 /// When each node was last heard from, on this process's clock (upstream nodeHealthMap's probeTimestamp): a
 /// heartbeat is a changed Ready lastHeartbeatTime or a later lease renewTime. A node seen for the first
 /// time counts as just heard from, so a restarted controller gives every node a full grace period.

@@ -125,8 +125,7 @@ public final class Scheduler: Sendable {
         if old.metadata.labels != new.metadata.labels { return true }
         if old.spec?.taints != new.spec?.taints || old.spec?.unschedulable != new.spec?.unschedulable { return true }
         if old.status?.allocatable != new.status?.allocatable || old.status?.capacity != new.status?.capacity { return true }
-        func ready(_ n: Node) -> String? { n.status?.conditions?.first { $0.type == "Ready" }?.status }
-        return ready(old) != ready(new)
+        return old.condition("Ready")?.status != new.condition("Ready")?.status
     }
 
     // MARK: the loop

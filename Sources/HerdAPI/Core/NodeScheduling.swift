@@ -86,3 +86,10 @@ public enum NodeSelectorMatching {
         return true
     }
 }
+
+extension Node {
+    /// The status condition of `type` ("Ready", "MemoryPressure", ...), if reported.
+    public func condition(_ type: String) -> NodeCondition? {
+        status?.conditions?.first { $0.type == type }
+    }
+}
