@@ -58,12 +58,21 @@ final class FakeAPIServer: @unchecked Sendable {
         startAccepting()
     }
 
+    private var stopped = false
+
+    /// The accept thread owns the listening descriptor and closes it when it leaves: if `stop()` closed it, the
+    /// number could be handed to another test's new socket while this thread still calls `accept` on it, and
+    /// this server would answer that test's requests.
     private func startAccepting() {
         let listener = fd
         Thread.detachNewThread { [self] in
             while true {
                 let conn = accept(listener, nil, nil)
-                if conn < 0 { return }
+                if conn < 0 || lock.withLock({ stopped }) {
+                    if conn >= 0 { close(conn) }
+                    close(listener)
+                    return
+                }
                 Thread.detachNewThread { [self] in self.serve(conn) }
             }
         }
@@ -71,9 +80,10 @@ final class FakeAPIServer: @unchecked Sendable {
 
     var url: String { "http://127.0.0.1:\(port)" }
 
+    /// Stops accepting: `shutdown` wakes the accept thread, which closes the descriptor.
     func stop() {
+        lock.withLock { stopped = true }
         shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
     }
 
     private func serve(_ conn: Int32) {
