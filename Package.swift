@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.0.0"),
@@ -66,9 +67,23 @@ let package = Package(
             "HerdAPI", "HerdClient",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // Pod network (IPAM, node bridge, veth), later the service proxy and cluster DNS.
+        .target(name: "HerdNetwork", dependencies: [
+            "HerdAPI", "HerdClient",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // The container monitor (shim) that runs before Swift starts when `herd` is exec'd in shim mode:
+        // namespaces, cgroup, mounts, exec, log copying; it outlives the agent.
+        .target(name: "CHerdShim"),
         .executableTarget(name: "herd", dependencies: [
             "HerdAPI", "HerdStore", "HerdAPIServer", "HerdClient", "HerdScheduler", "HerdControllers", "HerdNode",
+            "HerdNetwork", "CHerdShim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -85,6 +100,9 @@ let package = Package(
         .testTarget(name: "HerdSchedulerTests", dependencies: ["HerdScheduler", "HerdAPI", "HerdClient"]),
         .testTarget(name: "HerdControllersTests", dependencies: [
             "HerdControllers", "HerdScheduler", "HerdNode", "HerdAPI", "HerdClient", "HerdAPIServer", "HerdStore",
+        ]),
+        .testTarget(name: "HerdNodeTests", dependencies: [
+            "HerdNode", "HerdNetwork", "HerdAPI", "HerdClient", "HerdAPIServer", "HerdStore",
         ]),
         .testTarget(name: "HerdE2ETests", dependencies: ["HerdAPI"], exclude: ["python"]),
     ]
