@@ -1,4 +1,5 @@
 import ArgumentParser
+import CHerdShim
 
 @main
 struct Herd: AsyncParsableCommand {
@@ -13,6 +14,8 @@ struct Herd: AsyncParsableCommand {
         ])
 
     static func main() async {
+        // Keeps the shim's constructor linked in (`herd __herd-shim ...` never reaches Swift).
+        _ = herd_shim_linked()
         let args = GlobalFlags.moveToEnd(Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try parseAsRoot(args)
