@@ -738,6 +738,9 @@ static void exec_mode(struct shim_options *o) {
             ioctl(0, TIOCSCTTY, 0);
         }
         set_credentials(o, -1);
+        // After the credential change (which clears it): the command dies with the shim, so an exec session
+        // that is cancelled (the shim killed) leaves nothing behind.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         const char *cwd = o->cwd ? o->cwd : "/";
         if (chdir(cwd) < 0) die(126, "chdir %s: %s", cwd, strerror(errno));
         exec_command(o, -1);
