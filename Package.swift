@@ -40,6 +40,9 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "CompressNIO", package: "compress-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         ]),
         .target(name: "HerdClient", dependencies: [
             "HerdAPI",
@@ -88,6 +91,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Yams", package: "Yams"),
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         ]),
         .testTarget(name: "HerdAPITests", dependencies: ["HerdAPI"]),
         .testTarget(name: "HerdStoreTests", dependencies: ["HerdStore"]),

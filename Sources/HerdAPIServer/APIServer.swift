@@ -4,6 +4,7 @@ import HerdAPI
 import HerdStore
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -22,10 +23,14 @@ public struct APIServerConfiguration: Sendable {
     /// tolerationSeconds of the not-ready/unreachable NoExecute tolerations added to every new pod (upstream
     /// DefaultTolerationSeconds admission, 300 s; herd 5 s so pods leave a lost node quickly).
     public var defaultTolerationSeconds: Int64
+    /// The range ClusterIPs are allocated from (`--service-cidr`); nil allocates none.
+    public var serviceCIDR: IPv4CIDR?
 
     public init(host: String = "127.0.0.1", port: Int = 6443, maxRequestBodyBytes: Int = 3 * 1024 * 1024,
                 version: String = "v1.32.0-herd", compactionInterval: Duration = .seconds(300),
-                bookmarkInterval: Duration = .seconds(15), defaultTolerationSeconds: Int64 = 5) {
+                bookmarkInterval: Duration = .seconds(15), defaultTolerationSeconds: Int64 = 5,
+                serviceCIDR: IPv4CIDR? = IPv4CIDR("10.43.0.0/16")) {
+        self.serviceCIDR = serviceCIDR
         self.bookmarkInterval = bookmarkInterval
         self.defaultTolerationSeconds = defaultTolerationSeconds
         self.host = host
@@ -76,12 +81,19 @@ public final class APIServer: ServiceLifecycle.Service, Sendable {
     public func run() async throws {
         try await core.cache.start()
         try await core.bootstrap()
+        try await core.loadServiceAllocations()
         let responder = HerdResponder(core: core)
         let app = Application(
             responder: responder,
+            // pods/exec and pods/attach upgrade to WebSocket; every other request is plain HTTP/1.1
+            server: .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: NodeProxy.maxFrameSize))) { [core] head, _, _ in
+                await core.nodeProxy.shouldUpgrade(head)
+            },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            onServerRunning: { [self] channel in
-                self.listeningOn(channel.localAddress?.port ?? 0)
+            onServerRunning: { [self, core, configuration] channel in
+                let port = channel.localAddress?.port ?? 0
+                self.listeningOn(port)
+                Task { await core.reconcileKubernetesService(address: configuration.host, port: port) }
             },
             logger: logger)
         let compactor = Task { [core, configuration] in await core.compactLoop(every: configuration.compactionInterval) }
@@ -92,6 +104,7 @@ public final class APIServer: ServiceLifecycle.Service, Sendable {
             Task { await core.cache.stop() }
         }
         await core.cache.stop()
+        await core.nodeProxy.shutdown()
     }
 }
 
@@ -107,6 +120,8 @@ final class APIServerCore: Sendable {
     let openAPIV2: [UInt8]
     let configuration: APIServerConfiguration
     let logger: Logger
+    /// pods/log, pods/exec, pods/attach and the metrics API, served by the node agents.
+    let nodeProxy: NodeProxy
 
     init(store: any Store, registry: KindRegistry, configuration: APIServerConfiguration, logger: Logger) {
         self.store = store
@@ -115,10 +130,12 @@ final class APIServerCore: Sendable {
         self.logger = logger
         cache = WatchCache(store: store, registry: registry, logger: logger, bookmarkInterval: configuration.bookmarkInterval)
         handlers = ResourceHandlers(store: store, cache: cache, registry: registry, logger: logger,
-                                    admission: Admission(configuration))
+                                    admission: Admission(configuration),
+                                    services: configuration.serviceCIDR.map { ServiceAllocator(serviceCIDR: $0) })
         discovery = DiscoveryDocuments(registry: registry)
         openAPI = OpenAPIDocuments(registry: registry)
         openAPIV2 = OpenAPIV2Document(registry: registry).encoded()
+        nodeProxy = NodeProxy(handlers: handlers, registry: registry, logger: logger)
     }
 
     /// Compacts to the revision seen one interval ago, so at least one interval of history stays watchable.
@@ -236,6 +253,10 @@ struct HerdResponder: HTTPResponder {
 
     private func handle(_ request: Request, format: ResponseFormat) async throws -> Response {
         let query = Query(request.uri.query)
+        if request.uri.path.hasPrefix("/apis/\(MetricsAPI.group)"), request.method == .get,
+           let doc = try await MetricsAPI(proxy: core.nodeProxy).handle(path: request.uri.path, query: query) {
+            return Self.json(doc, code: 200, format: plain(format))
+        }
         let route = try Router.route(request.uri.path, registry: core.registry)
         let method = request.method
         switch route {
@@ -259,8 +280,11 @@ struct HerdResponder: HTTPResponder {
             if format.aggregatedDiscovery { return Self.json(core.discovery.aggregated(core: true, version: format.discoveryVersion), code: 200, format: format) }
             return Self.json(core.discovery.apiVersions, code: 200, format: format)
         case .apiGroups:
-            if format.aggregatedDiscovery { return Self.json(core.discovery.aggregated(core: false, version: format.discoveryVersion), code: 200, format: format) }
-            return Self.json(core.discovery.apiGroupList, code: 200, format: format)
+            if format.aggregatedDiscovery {
+                return Self.json(MetricsAPI.addingDiscovery(to: core.discovery.aggregated(core: false, version: format.discoveryVersion), aggregated: true),
+                                 code: 200, format: format)
+            }
+            return Self.json(MetricsAPI.addingDiscovery(to: core.discovery.apiGroupList, aggregated: false), code: 200, format: format)
         case .apiGroup(let g):
             guard let doc = core.discovery.apiGroup(g) else { throw Router.notFound(request.uri.path) }
             return Self.json(doc, code: 200, format: plain(format))
@@ -381,6 +405,10 @@ struct HerdResponder: HTTPResponder {
             let options = try deleteOptions(bytes, query: query)
             let res = try await h.deleteCollection(r, query: query, options: options, dryRun: !query.all("dryRun").isEmpty)
             return Self.json(res.body, code: res.code, format: plain(format))
+        case (.get, _?, "log") where KindStrategy.isCore(r.kind, "pods"):
+            return try await core.nodeProxy.podLog(r, query: query)
+        case (.get, _?, "exec"), (.post, _?, "exec"), (.get, _?, "attach"), (.post, _?, "attach"):
+            return try await core.nodeProxy.streamWithoutUpgrade(r, query: query)
         default:
             if let sub = r.subresource, ["log", "exec", "attach", "portforward", "proxy", "eviction"].contains(sub) {
                 throw APIError(code: 503, reason: "ServiceUnavailable", message: "\(r.kind.info.plural)/\(sub) needs a node agent, which this server does not run yet")
