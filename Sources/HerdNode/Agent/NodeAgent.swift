@@ -54,6 +54,13 @@ public struct NodeAgentConfiguration: Sendable {
     }
 }
 
+extension NodeAgentConfiguration {
+    /// The node name from a hostname (upstream: the hostname, lower-cased, as a DNS label).
+    public static func defaultNodeName(hostname: String) -> String {
+        SimulatedNodesConfiguration.dnsLabel(hostname)
+    }
+}
+
 /// What the agent remembers about a pod it runs (the runtime remembers the rest).
 struct PodRecord: Sendable {
     struct Backoff: Sendable {
@@ -142,6 +149,10 @@ public final class NodeAgent: ServiceLifecycle.Service, PodContainerLocator, Sen
     /// The port of the streaming server, reported as `status.daemonEndpoints.kubeletEndpoint.Port`.
     public func setKubeletPort(_ port: Int) {
         reporter.setKubeletPort(Int32(port))
+        if reporter.node != nil {
+            let reporter = self.reporter
+            Task { try? await reporter.postStatus() }
+        }
     }
 
     /// Whether the pod refers to the configMap (or secret) `name` in its volumes or environment.
