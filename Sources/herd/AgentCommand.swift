@@ -5,8 +5,9 @@ import HerdNode
 import Logging
 import ServiceLifecycle
 
-/// `herd agent`: the node agent. Only its simulated form exists so far: nodes that register, heartbeat and
-/// report their pods running without running anything (for tests and scale benchmarks).
+/// `herd agent`: the node agent (kubelet) that runs the pods bound to this machine's node; with `--simulate`,
+/// nodes that register, heartbeat and report their pods running without running anything (for tests and
+/// scale benchmarks).
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent", abstract: "Run a node agent that joins this machine to a herd cluster.")
@@ -29,6 +30,24 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Network namespace to run the agent's pods in.")
     var netns: String?
 
+    @Option(help: "The node's InternalIP (default: the first non-loopback IPv4 address).")
+    var nodeIP: String?
+
+    @Option(help: "Port of the agent's streaming server (logs, exec, attach, stats); 0 picks a free port.")
+    var kubeletPort: Int = 10250
+
+    @Option(help: "Comma-separated cluster DNS servers for ClusterFirst pods (default: pods use the node's resolv.conf).")
+    var clusterDNS: String?
+
+    @Option(help: "DNS domain of the cluster.")
+    var clusterDomain: String = "cluster.local"
+
+    @Option(help: "Seconds of the first CrashLoopBackOff delay (doubling on every crash).")
+    var crashLoopBackoffBase: Double = 10
+
+    @Option(help: "Seconds CrashLoopBackOff delays grow to at most.")
+    var crashLoopBackoffMax: Double = 300
+
     @Flag(help: "Register simulated nodes that report their pods running without running anything.")
     var simulate = false
 
@@ -48,7 +67,10 @@ struct AgentCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        guard simulate else { return }
+        guard (0...65535).contains(kubeletPort) else { throw ValidationError("--kubelet-port \(kubeletPort): must be between 0 and 65535") }
+        guard crashLoopBackoffBase > 0, crashLoopBackoffMax >= crashLoopBackoffBase else {
+            throw ValidationError("--crash-loop-backoff-base must be positive and at most --crash-loop-backoff-max")
+        }
         guard token != nil || kubeconfig != nil else {
             throw ValidationError("herd agent needs --token T (with --server URL) or --kubeconfig FILE")
         }
@@ -62,10 +84,6 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard simulate else {
-            Output.err("error: herd agent runs only with --simulate so far; real node agents come with the node-agent issue")
-            throw ExitCode(1)
-        }
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
@@ -79,6 +97,10 @@ struct AgentCommand: AsyncParsableCommand {
         } catch {
             Output.err(ErrorText.describe(error))
             throw ExitCode(1)
+        }
+        guard simulate else {
+            try await runNodeAgent(client: client, logger: logger)
+            return
         }
         let names = SimulatedNodesConfiguration.nodeNames(count: count, nodeName: nodeName,
                                                           hostname: ProcessInfo.processInfo.hostName)
@@ -98,6 +120,27 @@ struct AgentCommand: AsyncParsableCommand {
             }
         }
         defer { announce.cancel() }
+        do {
+            try await group.run()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try? await client.shutdown()
+    }
+
+    /// The real agent: the Linux runtime, the bridge network and the streaming server.
+    private func runNodeAgent(client: APIClient, logger: Logger) async throws {
+        let name = nodeName ?? NodeAgentConfiguration.defaultNodeName(hostname: ProcessInfo.processInfo.hostName)
+        let dir = dataDir ?? HerdPaths.defaultDataDir() + "/agent-\(name)"
+        let options = NodeAgentOptions(
+            nodeName: name, dataDirectory: dir, nodeIP: nodeIP, kubeletPort: kubeletPort,
+            clusterDNS: NodeAgentAssembly.parseClusterDNS(clusterDNS), clusterDomain: clusterDomain,
+            crashLoopBackoffBase: .milliseconds(Int64(crashLoopBackoffBase * 1000)),
+            crashLoopBackoffMax: .milliseconds(Int64(crashLoopBackoffMax * 1000)))
+        let (agent, services) = try NodeAgentAssembly.services(client: client, options: options, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        FileHandle.standardOutput.write(Data("herd agent: node \(agent.nodeName) (\(agent.nodeIP)), data in \(dir)\n".utf8))
         do {
             try await group.run()
         } catch {

@@ -3,12 +3,13 @@ import Foundation
 import HerdAPIServer
 import HerdClient
 import HerdControllers
+import HerdNode
 import HerdStore
 import Logging
 import ServiceLifecycle
 
-/// `herd server`: the store, the API server, the scheduler and the controllers (the node agent joins in a
-/// later issue).
+/// `herd server`: the store, the API server, the scheduler, the controllers and (unless `--disable-agent`)
+/// a node agent for this machine.
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server", abstract: "Run the herd control plane on this machine.")
@@ -24,6 +25,21 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Flag(help: "Do not run a node agent in this process.")
     var disableAgent = false
+
+    @Option(help: "InternalIP of this machine's node (default: the first non-loopback IPv4 address).")
+    var nodeIP: String?
+
+    @Option(help: "Port of the node agent's streaming server (logs, exec, attach, stats); 0 picks a free port.")
+    var kubeletPort: Int = 10250
+
+    @Option(help: "Comma-separated cluster DNS servers for ClusterFirst pods (default: pods use the node's resolv.conf).")
+    var clusterDNS: String?
+
+    @Option(help: "Seconds of the first CrashLoopBackOff delay of this node's containers.")
+    var crashLoopBackoffBase: Double = 10
+
+    @Option(help: "Seconds CrashLoopBackOff delays grow to at most.")
+    var crashLoopBackoffMax: Double = 300
 
     @Option(help: "Name of this machine's node (default: the hostname).")
     var nodeName: String?
@@ -64,6 +80,10 @@ struct ServerCommand: AsyncParsableCommand {
         if let a = CIDR(clusterCIDR), let b = CIDR(serviceCIDR), a.overlaps(b) {
             throw ValidationError("--cluster-cidr \(clusterCIDR) and --service-cidr \(serviceCIDR) overlap; pick disjoint ranges")
         }
+        guard (0...65535).contains(kubeletPort) else { throw ValidationError("--kubelet-port \(kubeletPort): must be between 0 and 65535") }
+        guard crashLoopBackoffBase > 0, crashLoopBackoffMax >= crashLoopBackoffBase else {
+            throw ValidationError("--crash-loop-backoff-base must be positive and at most --crash-loop-backoff-max")
+        }
         guard nodeMonitorGracePeriod > 0 else {
             throw ValidationError("--node-monitor-grace-period \(nodeMonitorGracePeriod): must be a positive number of seconds")
         }
@@ -100,6 +120,16 @@ struct ServerCommand: AsyncParsableCommand {
             options.nodeMonitorGracePeriod = .milliseconds(Int(nodeMonitorGracePeriod * 1000))
             services.append(ControlPlane(server: server, host: bind.contains(":") ? "[\(bind)]" : bind, options: options,
                                          logger: Logger(label: "herd.control-plane")))
+        }
+        if !disableAgent {
+            let name = nodeName ?? NodeAgentConfiguration.defaultNodeName(hostname: ProcessInfo.processInfo.hostName)
+            let options = NodeAgentOptions(
+                nodeName: name, dataDirectory: dir + "/agent", nodeIP: nodeIP, kubeletPort: kubeletPort,
+                clusterDNS: NodeAgentAssembly.parseClusterDNS(clusterDNS), clusterDomain: clusterDomain,
+                crashLoopBackoffBase: .milliseconds(Int64(crashLoopBackoffBase * 1000)),
+                crashLoopBackoffMax: .milliseconds(Int64(crashLoopBackoffMax * 1000)))
+            services.append(InProcessNodeAgent(server: server, host: bind.contains(":") ? "[\(bind)]" : bind, options: options,
+                                               logger: Logger(label: "herd.agent")))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         let kubeconfigPath = dir + "/kubeconfig.yaml"

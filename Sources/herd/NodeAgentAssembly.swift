@@ -1,0 +1,138 @@
+import Foundation
+import HerdAPIServer
+import HerdClient
+import HerdNetwork
+import HerdNode
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// What a real node agent needs from the command line (`herd agent`, and `herd server` for its own node).
+struct NodeAgentOptions {
+    var nodeName: String
+    var dataDirectory: String
+    var nodeIP: String?
+    /// 0: an ephemeral port (published in the Node's daemonEndpoints).
+    var kubeletPort: Int
+    var clusterDNS: [String]
+    var clusterDomain: String
+    var crashLoopBackoffBase: Duration
+    var crashLoopBackoffMax: Duration
+}
+
+/// The node agent with the Linux runtime, the bridge pod network (set up once the node has a pod CIDR) and
+/// the streaming server: the services `herd agent` and `herd server` run.
+enum NodeAgentAssembly {
+    static func services(client: APIClient, options: NodeAgentOptions, logger: Logger) throws -> (agent: NodeAgent, services: [any ServiceLifecycle.Service]) {
+        try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
+        let isRoot = geteuid() == 0
+        // Without root there are no network namespaces: no bridge to wait for (the runtime refuses pod
+        // sandboxes with a clear reason; the node is still Ready for what it can run).
+        let network = isRoot ? DeferredBridgeNetwork(nodeName: options.nodeName, stateDirectory: options.dataDirectory + "/network",
+                                                     logger: Logger(label: "herd.network")) : nil
+        let nodeIP = options.nodeIP ?? nil
+        let runtime = LinuxRuntime(
+            configuration: LinuxRuntimeConfiguration(
+                stateDirectory: options.dataDirectory + "/runtime", shimExecutable: ownExecutable(),
+                cgroupRoot: "herd/\(options.nodeName)", nodeName: options.nodeName, nodeIP: nodeIP),
+            network: network, logger: Logger(label: "herd.runtime"))
+        var configuration = NodeAgentConfiguration(
+            nodeName: options.nodeName, dataDirectory: options.dataDirectory, nodeIP: options.nodeIP,
+            clusterDNS: options.clusterDNS, clusterDomain: options.clusterDomain,
+            crashLoopBackoffBase: options.crashLoopBackoffBase, crashLoopBackoffMax: options.crashLoopBackoffMax,
+            runtimeVersion: "herd://\(HerdVersion.client)", kubeletVersion: HerdVersion.client)
+        if let network {
+            configuration.networkSetup = { cidr in try await network.setUp(podCIDR: cidr) }
+        }
+        let agent = NodeAgent(client: client, runtime: runtime, configuration: configuration, logger: logger)
+        let kubelet = KubeletServer(runtime: runtime, locator: agent, nodeName: options.nodeName, host: "0.0.0.0",
+                                    port: options.kubeletPort, logger: Logger(label: "herd.kubelet-server"))
+        return (agent, [agent, kubelet, KubeletPortPublisher(server: kubelet, agent: agent)])
+    }
+
+    /// The running `herd` binary (the runtime starts it again as the container monitor).
+    static func ownExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// The first nameserver a `--cluster-dns` list names.
+    static func parseClusterDNS(_ value: String?) -> [String] {
+        (value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+/// Tells the agent the streaming server's port once it listens (it may be ephemeral).
+struct KubeletPortPublisher: ServiceLifecycle.Service {
+    let server: KubeletServer
+    let agent: NodeAgent
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            let port = await server.waitUntilListening()
+            agent.setKubeletPort(port)
+            try? await gracefulShutdown()
+        }
+    }
+}
+
+/// The bridge network of a node whose pod CIDR is known only after registration (the node IPAM controller
+/// assigns it): the runtime gets this stand-in at once, and the bridge is made when the CIDR arrives.
+final class DeferredBridgeNetwork: PodNetworkPlugin {
+    private let nodeName: String
+    private let stateDirectory: String
+    private let logger: Logger
+    private let bridge = Mutex<BridgeNetwork?>(nil)
+
+    init(nodeName: String, stateDirectory: String, logger: Logger) {
+        self.nodeName = nodeName
+        self.stateDirectory = stateDirectory
+        self.logger = logger
+    }
+
+    func setUp(podCIDR: String) async throws {
+        let network = BridgeNetwork(configuration: BridgeNetworkConfiguration(nodeName: nodeName, podCIDR: podCIDR,
+                                                                              stateDirectory: stateDirectory), logger: logger)
+        try await network.setUp()
+        bridge.withLock { $0 = network }
+    }
+
+    private func current() throws -> BridgeNetwork {
+        guard let b = bridge.withLock({ $0 }) else {
+            throw NetworkError.failed("the node's pod network is not set up yet (no pod CIDR)")
+        }
+        return b
+    }
+
+    func attach(podUID: String, namespace: String, name: String, networkNamespacePath: String) async throws -> String {
+        try await current().attach(podUID: podUID, namespace: namespace, name: name, networkNamespacePath: networkNamespacePath)
+    }
+
+    func detach(podUID: String, networkNamespacePath: String?) async throws {
+        guard let b = bridge.withLock({ $0 }) else { return }
+        try await b.detach(podUID: podUID, networkNamespacePath: networkNamespacePath)
+    }
+}
+
+/// The node agent `herd server` runs for its own machine: an API client of the server in the same process
+/// (over loopback, like the control plane), started once the server listens.
+struct InProcessNodeAgent: ServiceLifecycle.Service {
+    let server: HerdAPIServer.APIServer
+    let host: String
+    let options: NodeAgentOptions
+    let logger: Logger
+
+    func run() async throws {
+        let port = await server.waitUntilListening()
+        let client = try APIClient(
+            config: ClientConfig(server: "http://\(host):\(port)", userAgent: "kubelet/\(HerdVersion.client) (linux) herd"),
+            requestTimeout: .seconds(30))
+        let (_, services) = try NodeAgentAssembly.services(client: client, options: options, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        try await withGracefulShutdownHandler {
+            try await group.run()
+        } onGracefulShutdown: {
+            Task { await group.triggerGracefulShutdown() }
+        }
+        try? await client.shutdown()
+    }
+}
