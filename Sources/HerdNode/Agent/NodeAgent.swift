@@ -18,6 +18,8 @@ public struct NodeAgentConfiguration: Sendable {
     public var crashLoopBackoffBase: Duration
     public var crashLoopBackoffMax: Duration
     public var leaseDurationSeconds: Int32
+    /// herd's node monitor grace period is short (6 s by default, upstream 40 s), so the Lease is renewed
+    /// every 2 s (upstream 10 s), like the simulated nodes.
     public var leaseRenewInterval: Duration
     public var statusUpdateInterval: Duration
     /// How often a pod with something to watch (running containers, a back-off) is looked at again.
@@ -32,7 +34,7 @@ public struct NodeAgentConfiguration: Sendable {
     public init(nodeName: String, dataDirectory: String, nodeIP: String? = nil, clusterDNS: [String] = [],
                 clusterDomain: String = "cluster.local", crashLoopBackoffBase: Duration = .seconds(10),
                 crashLoopBackoffMax: Duration = .seconds(300), leaseDurationSeconds: Int32 = 40,
-                leaseRenewInterval: Duration = .seconds(10), statusUpdateInterval: Duration = .seconds(10),
+                leaseRenewInterval: Duration = .seconds(2), statusUpdateInterval: Duration = .seconds(10),
                 podResyncInterval: Duration = .seconds(1), podWorkers: Int = 8, runtimeVersion: String = "herd://0.1.0",
                 kubeletVersion: String = "v1.32.0-herd",
                 networkSetup: (@Sendable (_ podCIDR: String) async throws -> Void)? = nil) {

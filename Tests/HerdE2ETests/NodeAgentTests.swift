@@ -1,0 +1,321 @@
+import Foundation
+import Testing
+
+/// A real `herd agent` process (Linux runtime, bridge network, streaming server) joined to a test server.
+/// Its node IP is loopback, so the API server reaches its streaming server on 127.0.0.1. `cleanup` removes
+/// every container process, network namespace, bridge, cgroup and mount it made, also after a failure.
+final class AgentProcess: @unchecked Sendable {
+    let nodeName: String
+    let dataDir: URL
+    let server: HerdServer
+    private(set) var process: Process
+    let logPath: String
+    private let logHandle: FileHandle
+
+    init(server: HerdServer, nodeName: String) throws {
+        self.server = server
+        self.nodeName = nodeName
+        dataDir = server.dataDir.appendingPathComponent("agent-\(nodeName)")
+        try FileManager.default.createDirectory(at: dataDir, withIntermediateDirectories: true)
+        logPath = server.dataDir.appendingPathComponent("agent-\(nodeName).log").path
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process = Process()
+        try start()
+    }
+
+    private func start() throws {
+        logHandle.seekToEndOfFile()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Paths.herd)
+        p.arguments = ["agent", "--kubeconfig", server.kubeconfig, "--node-name", nodeName, "--data-dir", dataDir.path,
+                       "--node-ip", "127.0.0.1", "--kubelet-port", "0",
+                       "--crash-loop-backoff-base", "1", "--crash-loop-backoff-max", "4"]
+        p.standardOutput = logHandle
+        p.standardError = logHandle
+        try p.run()
+        process = p
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func kill9() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    func restart() throws {
+        kill9()
+        try start()
+    }
+
+    /// Waits until the node is Ready (its pod network set up).
+    func waitReady(timeout: TimeInterval = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if !process.isRunning { throw HarnessError("herd agent exited: \(log)") }
+            let r = try server.kubectl(["get", "node", nodeName, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"])
+            if r.stdout == "True" { return }
+            usleep(200_000)
+        }
+        throw HarnessError("node \(nodeName) did not become Ready: \(log)")
+    }
+
+    /// Kills what the agent left: container monitors, network namespaces, the bridge, cgroups, mounts.
+    func cleanup() {
+        kill9()
+        let dir = dataDir.path
+        // container monitors carry the agent's data directory on their command line
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") {
+            for pid in entries.compactMap(Int32.init) {
+                guard let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+                if String(decoding: cmd, as: UTF8.self).contains(dir) { kill(pid, SIGKILL) }
+            }
+        }
+        usleep(200_000)
+        let sandboxes = dir + "/runtime/sandboxes"
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: sandboxes)) ?? [] {
+            if let data = FileManager.default.contents(atPath: "\(sandboxes)/\(id)/sandbox.json"),
+               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+               let netns = json["networkNamespaceName"] as? String {
+                _ = try? Shell.run("/usr/sbin/ip", ["netns", "delete", netns], timeout: 10)
+            }
+        }
+        let links = (try? Shell.run("/usr/sbin/ip", ["-o", "link", "show", "type", "bridge"], timeout: 10).stdout) ?? ""
+        for line in links.split(separator: "\n") {
+            let name = line.split(separator: ":").dropFirst().first?.trimmingCharacters(in: .whitespaces) ?? ""
+            if name.hasPrefix("herd"), bridgeBelongsToNode(name) { _ = try? Shell.run("/usr/sbin/ip", ["link", "delete", name], timeout: 10) }
+        }
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        for line in mounts.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count > 4, fields[4].hasPrefix(dir) { _ = umount2(String(fields[4]), Int32(MNT_DETACH)) }
+        }
+        for controller in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
+            for root in ["/sys/fs/cgroup/\(controller)/herd/\(nodeName)", "/sys/fs/cgroup/herd/\(nodeName)"] {
+                removeCgroupTree(root)
+            }
+        }
+        try? logHandle.close()
+    }
+
+    /// The bridge of this node: BridgeNetwork names it "herd" + 8 hex digits of a folded 64-bit FNV-1a of the
+    /// node name.
+    private func bridgeBelongsToNode(_ name: String) -> Bool {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in nodeName.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        let hex = String(UInt32(truncatingIfNeeded: h ^ (h >> 32)), radix: 16)
+        return name == "herd" + String(repeating: "0", count: 8 - hex.count) + hex
+    }
+
+    private func removeCgroupTree(_ path: String) {
+        guard let children = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
+        for child in children {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path + "/" + child, isDirectory: &isDir), isDir.boolValue {
+                removeCgroupTree(path + "/" + child)
+            }
+        }
+        rmdir(path)
+    }
+}
+
+/// The node agent with real processes (needs root): probes, environment and volumes seen from inside,
+/// graceful deletion, crash loops and init containers, and an agent killed with -9.
+@Suite(.serialized, .enabled(if: geteuid() == 0 && Paths.exists(Paths.kubectl132) && Paths.exists("/usr/bin/python3")))
+struct NodeAgentTests {
+    /// A server with its own cluster CIDR (parallel tests must not share pod subnets) and one agent.
+    func withNode(_ cidr: String, _ body: (HerdServer, AgentProcess) throws -> Void) throws {
+        let server = try HerdServer(extraArgs: ["--cluster-cidr", cidr, "--service-cidr", "10.96.0.0/16"])
+        defer { server.cleanup() }
+        let agent = try AgentProcess(server: server, nodeName: "agent-\(UUID().uuidString.prefix(6).lowercased())")
+        defer { agent.cleanup() }
+        do {
+            try agent.waitReady()
+            try body(server, agent)
+        } catch {
+            Issue.record("agent log:\n\(agent.log.suffix(4000))")
+            throw error
+        }
+        // pods go first, so their containers end through the agent
+        _ = try? server.kubectl(["delete", "pods", "--all", "--grace-period=1", "--wait=true"], timeout: 60)
+    }
+
+    func apply(_ s: HerdServer, _ yaml: String) throws {
+        let r = try s.kubectl(["apply", "-f", "-"], input: yaml)
+        #expect(r.status == 0, "\(r.output)")
+    }
+
+    func jsonpath(_ s: HerdServer, _ pod: String, _ path: String) throws -> String {
+        try s.kubectl(["get", "pod", pod, "-o", "jsonpath=\(path)"]).stdout
+    }
+
+    /// Polls until `check` holds on the jsonpath value.
+    @discardableResult
+    func waitFor(_ s: HerdServer, _ pod: String, _ path: String, timeout: TimeInterval = 60, _ what: String,
+                 _ check: (String) -> Bool) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = ""
+        while Date() < deadline {
+            last = try jsonpath(s, pod, path)
+            if check(last) { return last }
+            usleep(250_000)
+        }
+        let describe = (try? s.kubectl(["describe", "pod", pod]).stdout) ?? ""
+        throw HarnessError("pod \(pod): timed out waiting for \(what); last \(path) = \(last)\n\(describe)")
+    }
+
+    @Test func httpServerBecomesReadyEnvAndVolumesHoldValuesAndDeletionRunsTheTrap() throws {
+        try withNode("10.71.0.0/16") { s, agent in
+            let host = agent.dataDir.appendingPathComponent("hostdir").path
+            try apply(s, """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: app-config}
+                data: {greeting: hello, mode: fast}
+                ---
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: app-secret}
+                stringData: {password: s3cret}
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: backend}
+                spec:
+                  ports: [{name: http, port: 8080}]
+                  selector: {app: none}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: web, labels: {app: web}}
+                spec:
+                  nodeName: \(agent.nodeName)
+                  terminationGracePeriodSeconds: 20
+                  initContainers:
+                  - {name: first, image: host, command: [sh, -c, "echo first >> /out/order"], volumeMounts: [{name: out, mountPath: /out}]}
+                  - {name: second, image: host, command: [sh, -c, "echo second >> /out/order"], volumeMounts: [{name: out, mountPath: /out}]}
+                  containers:
+                  - name: web
+                    image: host
+                    command: [sh, -c, "trap 'echo bye > /out/term; exit 0' TERM; python3 -m http.server 8080 --directory /cfg & while true; do sleep 0.2; done"]
+                    env:
+                    - {name: GREETING, valueFrom: {configMapKeyRef: {name: app-config, key: greeting}}}
+                    - {name: PASSWORD, valueFrom: {secretKeyRef: {name: app-secret, key: password}}}
+                    - {name: MY_POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+                    - {name: COMBINED, value: "$(GREETING)-$(MY_POD)"}
+                    readinessProbe:
+                      httpGet: {path: /greeting, port: 8080}
+                      periodSeconds: 1
+                    volumeMounts:
+                    - {name: cfg, mountPath: /cfg}
+                    - {name: sec, mountPath: /sec}
+                    - {name: info, mountPath: /info}
+                    - {name: out, mountPath: /out}
+                  volumes:
+                  - {name: cfg, configMap: {name: app-config}}
+                  - {name: sec, secret: {secretName: app-secret, defaultMode: 0400}}
+                  - {name: info, downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}}
+                  - {name: out, hostPath: {path: \(host), type: DirectoryOrCreate}}
+                """)
+            try waitFor(s, "web", "{.status.conditions[?(@.type==\"Ready\")].status}", "Ready through the httpGet probe") { $0 == "True" }
+            #expect(try String(contentsOfFile: host + "/order", encoding: .utf8) == "first\nsecond\n")
+            let podIP = try jsonpath(s, "web", "{.status.podIP}")
+            #expect(podIP.hasPrefix("10.71."))
+            let answer = try Shell.run("/usr/bin/curl", ["-s", "--max-time", "5", "http://\(podIP):8080/greeting"], timeout: 10)
+            #expect(answer.stdout == "hello", "\(answer.output)")
+
+            // from inside the container
+            let env = try s.kubectl(["exec", "web", "--", "sh", "-c", "echo $GREETING $PASSWORD $MY_POD $COMBINED $BACKEND_SERVICE_PORT"])
+            #expect(env.stdout == "hello s3cret web hello-web 8080\n", "\(env.output)")
+            let files = try s.kubectl(["exec", "web", "--", "sh", "-c", "cat /cfg/mode /sec/password /info/labels"])
+            #expect(files.stdout == "fasts3cretapp=\"web\"", "\(files.output)")
+            let exit = try s.kubectl(["exec", "web", "--", "sh", "-c", "exit 3"])
+            #expect(exit.status == 3, "\(exit.output)")
+
+            // a configMap change reaches the mounted file
+            #expect(try s.kubectl(["patch", "configmap", "app-config", "-p", "{\"data\":{\"mode\":\"slow\"}}"]).status == 0)
+            let deadline = Date().addingTimeInterval(30)
+            var mode = ""
+            while Date() < deadline {
+                mode = try s.kubectl(["exec", "web", "--", "cat", "/cfg/mode"]).stdout
+                if mode == "slow" { break }
+                usleep(250_000)
+            }
+            #expect(mode == "slow")
+
+            // deleting runs the SIGTERM trap and the pod is gone within its grace period
+            let delete = try s.kubectl(["delete", "pod", "web", "--wait=true"], timeout: 40)
+            #expect(delete.status == 0, "\(delete.output)")
+            #expect(try String(contentsOfFile: host + "/term", encoding: .utf8) == "bye\n")
+            #expect(try s.kubectl(["get", "pod", "web"]).status != 0)
+        }
+    }
+
+    @Test func failingCommandCrashLoopsWithGrowingDelays() throws {
+        try withNode("10.72.0.0/16") { s, agent in
+            try apply(s, """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: crash}
+                spec:
+                  nodeName: \(agent.nodeName)
+                  containers:
+                  - {name: fail, image: host, command: [sh, -c, "exit 1"]}
+                """)
+            var messages: [String] = []
+            try waitFor(s, "crash", "{.status.containerStatuses[0].state.waiting.message}", timeout: 90, "three back-offs") { m in
+                if m.hasPrefix("back-off"), messages.last != m { messages.append(m) }
+                return messages.count >= 3
+            }
+            #expect(messages[0].hasPrefix("back-off 1s restarting failed container=fail pod=crash_default("))
+            #expect(messages[1].hasPrefix("back-off 2s"))
+            #expect(messages[2].hasPrefix("back-off 4s"))
+            #expect(try jsonpath(s, "crash", "{.status.containerStatuses[0].lastState.terminated.exitCode}") == "1")
+            let restarts = Int(try jsonpath(s, "crash", "{.status.containerStatuses[0].restartCount}")) ?? 0
+            #expect(restarts >= 3)
+            let get = try s.kubectl(["get", "pod", "crash"])
+            #expect(get.stdout.contains("CrashLoopBackOff") || get.stdout.contains("Error"), "\(get.output)")
+        }
+    }
+
+    @Test func killedAgentRestartsWithoutRestartingContainers() throws {
+        try withNode("10.73.0.0/16") { s, agent in
+            try apply(s, """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: steady}
+                spec:
+                  nodeName: \(agent.nodeName)
+                  containers:
+                  - {name: main, image: host, command: [sleep, "987001"]}
+                """)
+            try waitFor(s, "steady", "{.status.phase}", "Running") { $0 == "Running" }
+            let before = try pids(matching: "sleep 987001")
+            let containerID = try jsonpath(s, "steady", "{.status.containerStatuses[0].containerID}")
+            #expect(before.count == 1)
+            try agent.restart()
+            try agent.waitReady()
+            // the restarted agent has synced the pod once its status is rewritten from the runtime
+            usleep(3_000_000)
+            #expect(try pids(matching: "sleep 987001") == before)
+            #expect(try jsonpath(s, "steady", "{.status.phase}") == "Running")
+            #expect(try jsonpath(s, "steady", "{.status.containerStatuses[0].restartCount}") == "0")
+            #expect(try jsonpath(s, "steady", "{.status.containerStatuses[0].containerID}") == containerID)
+        }
+    }
+
+    /// Host PIDs of processes whose command line is exactly `command`.
+    func pids(matching command: String) throws -> [Int32] {
+        var out: [Int32] = []
+        for pid in try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap(Int32.init) {
+            guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+            let cmd = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+            if cmd == command { out.append(pid) }
+        }
+        return out.sorted()
+    }
+}
