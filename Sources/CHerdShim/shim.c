@@ -371,6 +371,14 @@ static void set_credentials(const struct shim_options *o, int report) {
         report_and_exit(report, 'F', HERD_SHIM_SETUP_FAILED, "setuid %d: %s", (int)o->uid, strerror(errno));
 }
 
+// strerror in Go's wording (lowercase), as upstream messages print it: "permission denied".
+static const char *go_error(int e) {
+    static char buf[256];
+    snprintf(buf, sizeof buf, "%s", strerror(e));
+    if (buf[0] >= 'A' && buf[0] <= 'Z') buf[0] = (char)(buf[0] - 'A' + 'a');
+    return buf;
+}
+
 // execvpe with the container's PATH; on failure reports the upstream wording and exits 127/126.
 static void exec_command(const struct shim_options *o, int report) {
     const char *file = o->argv[0];
@@ -379,7 +387,7 @@ static void exec_command(const struct shim_options *o, int report) {
         int e = errno;
         if (e == ENOENT)
             report_and_exit(report, 'N', 127, "exec: \"%s\": stat %s: no such file or directory", file, file);
-        report_and_exit(report, 'N', e == EACCES ? 126 : 127, "exec: \"%s\": %s", file, strerror(e) );
+        report_and_exit(report, 'N', e == EACCES ? 126 : 127, "exec: \"%s\": %s", file, go_error(e));
     }
     const char *path = env_lookup(o->envp, "PATH");
     if (!path) path = &DEFAULT_PATH[5];
@@ -395,7 +403,7 @@ static void exec_command(const struct shim_options *o, int report) {
             execve(candidate, o->argv, o->envp);
             if (errno == EACCES) saw_eacces = 1;
             else if (errno != ENOENT)
-                report_and_exit(report, 'N', 126, "exec: \"%s\": %s", candidate, strerror(errno));
+                report_and_exit(report, 'N', 126, "exec: \"%s\": %s", candidate, go_error(errno));
         }
         if (!*end) break;
         p = end + 1;

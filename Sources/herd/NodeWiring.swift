@@ -3,4 +3,4 @@ import HerdNode
 
 // HerdNode and HerdNetwork do not import each other: the bridge network has the plugin's shape, and the
 // executable, which sees both, declares the conformance.
-extension BridgeNetwork: @retroactive PodNetworkPlugin {}
+extension BridgeNetwork: PodNetworkPlugin {}
