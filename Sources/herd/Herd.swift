@@ -11,6 +11,9 @@ struct Herd: AsyncParsableCommand {
             GetCommand.self, DescribeCommand.self, ApplyCommand.self, CreateCommand.self, DeleteCommand.self,
             LabelCommand.self, AnnotateCommand.self, PatchCommand.self, ScaleCommand.self, RolloutCommand.self,
             APIResourcesCommand.self, VersionCommand.self,
+            LogsCommand.self,
+            ExecCommand.self,
+            TopCommand.self,
         ])
 
     static func main() async {
