@@ -308,6 +308,156 @@ struct NodeAgentTests {
         }
     }
 
+    @Test func livenessFailureRestartsAndMemoryHogIsOOMKilled() throws {
+        try withNode("10.74.0.0/16") { s, agent in
+            try apply(s, """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: sick}
+                spec:
+                  nodeName: \(agent.nodeName)
+                  terminationGracePeriodSeconds: 1
+                  containers:
+                  - name: main
+                    image: host
+                    command: [python3, -m, http.server, "8081"]
+                    livenessProbe:
+                      httpGet: {path: /missing, port: 8081}
+                      periodSeconds: 1
+                      failureThreshold: 2
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: hog}
+                spec:
+                  nodeName: \(agent.nodeName)
+                  restartPolicy: Never
+                  containers:
+                  - name: main
+                    image: host
+                    command: [python3, -c, "x = []\\nwhile True: x.append(bytearray(8 << 20))"]
+                    resources: {limits: {memory: 64Mi}}
+                """)
+            try waitFor(s, "sick", "{.status.containerStatuses[0].restartCount}", timeout: 90, "a restart by the liveness probe") {
+                (Int($0) ?? 0) >= 1
+            }
+            let events = try s.kubectl(["get", "events", "--field-selector", "involvedObject.name=sick", "-o",
+                                        "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}"])
+            #expect(events.stdout.contains("Unhealthy: Liveness probe failed: HTTP probe failed with statuscode: 404"), "\(events.output)")
+            #expect(events.stdout.contains("Killing: Container main failed liveness probe, will be restarted"), "\(events.output)")
+            try waitFor(s, "hog", "{.status.phase}", timeout: 90, "Failed") { $0 == "Failed" }
+            #expect(try jsonpath(s, "hog", "{.status.containerStatuses[0].state.terminated.reason}") == "OOMKilled")
+        }
+    }
+
+    @Test func whatTheAgentCannotHonourGetsAClearReason() throws {
+        try withNode("10.75.0.0/16") { s, agent in
+            // a port held by this test stands for a hostPort in use
+            let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(holder) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, len) == 0 && getsockname(holder, $0, &len) == 0 }
+            }
+            listen(holder, 1)
+            let heldPort = Int(UInt16(bigEndian: addr.sin_port))
+            try apply(s, """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: nocm}
+                spec:
+                  nodeName: \(agent.nodeName)
+                  containers:
+                  - {name: main, image: host, command: [sleep, "1000"], env: [{name: X, valueFrom: {configMapKeyRef: {name: absent, key: k}}}]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: nobin}
+                spec:
+                  nodeName: \(agent.nodeName)
+                  containers:
+                  - {name: main, image: host, command: [/no/such/binary]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: nocmd}
+                spec:
+                  nodeName: \(agent.nodeName)
+                  containers:
+                  - {name: main, image: nginx}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: novol}
+                spec:
+                  nodeName: \(agent.nodeName)
+                  containers:
+                  - {name: main, image: host, command: [sleep, "1000"]}
+                  volumes:
+                  - {name: data, persistentVolumeClaim: {claimName: nothing}}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: port}
+                spec:
+                  nodeName: \(agent.nodeName)
+                  hostNetwork: true
+                  containers:
+                  - {name: main, image: host, command: [sleep, "1000"], ports: [{containerPort: \(heldPort), hostPort: \(heldPort)}]}
+                """)
+            let waiting = "{.status.containerStatuses[0].state.waiting.reason}"
+            try waitFor(s, "nocm", waiting, "CreateContainerConfigError") { $0 == "CreateContainerConfigError" }
+            #expect(try jsonpath(s, "nocm", "{.status.containerStatuses[0].state.waiting.message}") == "configmap \"absent\" not found")
+            try waitFor(s, "nobin", waiting, "RunContainerError or CrashLoopBackOff") { $0 == "RunContainerError" || $0 == "CrashLoopBackOff" }
+            try waitFor(s, "nocmd", waiting, "CreateContainerConfigError") { $0 == "CreateContainerConfigError" }
+            #expect(try jsonpath(s, "nocmd", "{.status.containerStatuses[0].state.waiting.message}").contains("no command"))
+            try waitFor(s, "novol", waiting, "ContainerCreating") { $0 == "ContainerCreating" }
+            try waitFor(s, "port", waiting, "RunContainerError") { $0 == "RunContainerError" }
+            #expect(try jsonpath(s, "port", "{.status.containerStatuses[0].state.waiting.message}").contains("already in use"))
+            let events = try s.kubectl(["get", "events", "-o", "jsonpath={range .items[*]}{.involvedObject.name} {.reason}: {.message}{\"\\n\"}{end}"])
+            #expect(events.stdout.contains("novol FailedMount"), "\(events.output)")
+            #expect(events.stdout.contains("nobin Failed"), "\(events.output)")
+            // the agent is still serving: the missing configMap appears and the pod runs
+            #expect(try s.kubectl(["create", "configmap", "absent", "--from-literal=k=v"]).status == 0)
+            try waitFor(s, "nocm", "{.status.phase}", "Running") { $0 == "Running" }
+        }
+    }
+
+    @Test func twoAgentsOnOneMachineAreTwoNodes() throws {
+        let server = try HerdServer(extraArgs: ["--cluster-cidr", "10.76.0.0/16", "--service-cidr", "10.96.0.0/16"])
+        defer { server.cleanup() }
+        let a = try AgentProcess(server: server, nodeName: "twin-a-\(UUID().uuidString.prefix(4).lowercased())")
+        defer { a.cleanup() }
+        let b = try AgentProcess(server: server, nodeName: "twin-b-\(UUID().uuidString.prefix(4).lowercased())")
+        defer { b.cleanup() }
+        try a.waitReady()
+        try b.waitReady()
+        for (pod, node) in [("on-a", a.nodeName), ("on-b", b.nodeName)] {
+            try apply(server, """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: \(pod)}
+                spec:
+                  nodeName: \(node)
+                  containers:
+                  - {name: main, image: host, command: [sleep, "1000"]}
+                """)
+        }
+        let ipA = try waitFor(server, "on-a", "{.status.podIP}", "an IP") { !$0.isEmpty }
+        let ipB = try waitFor(server, "on-b", "{.status.podIP}", "an IP") { !$0.isEmpty }
+        let cidrA = try server.kubectl(["get", "node", a.nodeName, "-o", "jsonpath={.spec.podCIDR}"]).stdout
+        let cidrB = try server.kubectl(["get", "node", b.nodeName, "-o", "jsonpath={.spec.podCIDR}"]).stdout
+        #expect(cidrA != cidrB)
+        #expect(ipA.hasPrefix(String(cidrA.split(separator: ".").prefix(3).joined(separator: ".")) + "."))
+        #expect(ipB.hasPrefix(String(cidrB.split(separator: ".").prefix(3).joined(separator: ".")) + "."))
+        try waitFor(server, "on-a", "{.status.phase}", "Running") { $0 == "Running" }
+        try waitFor(server, "on-b", "{.status.phase}", "Running") { $0 == "Running" }
+        _ = try? server.kubectl(["delete", "pods", "--all", "--grace-period=1", "--wait=true"], timeout: 60)
+    }
+
     /// Host PIDs of processes whose command line is exactly `command`.
     func pids(matching command: String) throws -> [Int32] {
         var out: [Int32] = []
