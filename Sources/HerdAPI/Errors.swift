@@ -17,6 +17,8 @@ public struct FieldError: Error, Hashable, Sendable, CustomStringConvertible {
     public var field: String
     public var badValue: String?
     public var detail: String
+    /// The bad value is a number: printed without quotes, as Go prints an int.
+    public var numericValue = false
 
     public init(_ type: ErrorType, _ field: String, _ badValue: String? = nil, _ detail: String = "") {
         self.type = type
@@ -30,6 +32,11 @@ public struct FieldError: Error, Hashable, Sendable, CustomStringConvertible {
     }
     public static func invalid(_ field: String, _ value: String, _ detail: String) -> FieldError {
         FieldError(.invalid, field, value, detail)
+    }
+    public static func invalid(_ field: String, number value: Int64, _ detail: String) -> FieldError {
+        var e = FieldError(.invalid, field, String(value), detail)
+        e.numericValue = true
+        return e
     }
     public static func notSupported(_ field: String, _ value: String, _ valid: [String]) -> FieldError {
         FieldError(.notSupported, field, value, "supported values: " + valid.map { "\"\($0)\"" }.joined(separator: ", "))
@@ -60,7 +67,7 @@ public struct FieldError: Error, Hashable, Sendable, CustomStringConvertible {
         case .typeInvalid: s += "Invalid value"
         case .internalError: s += "Internal error"
         }
-        if let v = badValue, type != .required, type != .forbidden { s += ": \"\(v)\"" }
+        if let v = badValue, type != .required, type != .forbidden { s += numericValue ? ": \(v)" : ": \"\(v)\"" }
         if !detail.isEmpty { s += ": " + detail }
         return s
     }

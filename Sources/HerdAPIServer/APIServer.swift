@@ -23,10 +23,14 @@ public struct APIServerConfiguration: Sendable {
     /// tolerationSeconds of the not-ready/unreachable NoExecute tolerations added to every new pod (upstream
     /// DefaultTolerationSeconds admission, 300 s; herd 5 s so pods leave a lost node quickly).
     public var defaultTolerationSeconds: Int64
+    /// The range ClusterIPs are allocated from (`--service-cidr`); nil allocates none.
+    public var serviceCIDR: IPv4CIDR?
 
     public init(host: String = "127.0.0.1", port: Int = 6443, maxRequestBodyBytes: Int = 3 * 1024 * 1024,
                 version: String = "v1.32.0-herd", compactionInterval: Duration = .seconds(300),
-                bookmarkInterval: Duration = .seconds(15), defaultTolerationSeconds: Int64 = 5) {
+                bookmarkInterval: Duration = .seconds(15), defaultTolerationSeconds: Int64 = 5,
+                serviceCIDR: IPv4CIDR? = IPv4CIDR("10.43.0.0/16")) {
+        self.serviceCIDR = serviceCIDR
         self.bookmarkInterval = bookmarkInterval
         self.defaultTolerationSeconds = defaultTolerationSeconds
         self.host = host
@@ -77,6 +81,7 @@ public final class APIServer: ServiceLifecycle.Service, Sendable {
     public func run() async throws {
         try await core.cache.start()
         try await core.bootstrap()
+        try await core.loadServiceAllocations()
         let responder = HerdResponder(core: core)
         let app = Application(
             responder: responder,
@@ -85,8 +90,10 @@ public final class APIServer: ServiceLifecycle.Service, Sendable {
                 await core.nodeProxy.shouldUpgrade(head)
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            onServerRunning: { [self] channel in
-                self.listeningOn(channel.localAddress?.port ?? 0)
+            onServerRunning: { [self, core, configuration] channel in
+                let port = channel.localAddress?.port ?? 0
+                self.listeningOn(port)
+                Task { await core.reconcileKubernetesService(address: configuration.host, port: port) }
             },
             logger: logger)
         let compactor = Task { [core, configuration] in await core.compactLoop(every: configuration.compactionInterval) }
@@ -123,7 +130,8 @@ final class APIServerCore: Sendable {
         self.logger = logger
         cache = WatchCache(store: store, registry: registry, logger: logger, bookmarkInterval: configuration.bookmarkInterval)
         handlers = ResourceHandlers(store: store, cache: cache, registry: registry, logger: logger,
-                                    admission: Admission(configuration))
+                                    admission: Admission(configuration),
+                                    services: configuration.serviceCIDR.map { ServiceAllocator(serviceCIDR: $0) })
         discovery = DiscoveryDocuments(registry: registry)
         openAPI = OpenAPIDocuments(registry: registry)
         openAPIV2 = OpenAPIV2Document(registry: registry).encoded()

@@ -21,6 +21,12 @@ enum KindStrategy {
     }
 
     static func prepareForUpdate(_ obj: inout JSONValue, old: JSONValue, kind: any ServedKind) {
+        if isCore(kind, "services"), var svc = try? JSONValueDecoder.decodeValue(Service.self, from: obj),
+           let oldService = try? JSONValueDecoder.decodeValue(Service.self, from: old) {
+            // keep allocated values an update left out; drop what only the old type used
+            svc.prepareForUpdate(old: oldService)
+            if let spec = svc.spec, let encoded = try? JSONValueEncoder.encode(spec) { obj["spec"] = encoded }
+        }
         if isCore(kind, "namespaces"), old.deletionTimestamp != nil {
             // the phase stays Terminating; the namespace controller's conditions are kept
             var status = obj["status"]?.objectValue ?? [:]

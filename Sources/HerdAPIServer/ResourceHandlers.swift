@@ -55,6 +55,8 @@ struct ResourceHandlers: Sendable {
     let registry: KindRegistry
     let logger: Logger
     var admission = Admission()
+    /// ClusterIPs and node ports of Services; nil serves Services without allocating.
+    var services: ServiceAllocator? = nil
 
     // MARK: reads
 
@@ -249,6 +251,9 @@ struct ResourceHandlers: Sendable {
         var final = normalized.object
         final.setMeta("managedFields", appliedFields ?? Patching.managedFieldsForUpdate(
             old: nil, new: final, existing: [], manager: options.fieldManager, kind: r.kind, subresource: nil))
+        let reservation = try allocateServiceValues(r, &final, old: nil)
+        var written = false
+        defer { if !written { services?.abort(reservation) } }
         if options.dryRun { return HandlerResult(code: 201, body: final, warnings: warnings) }
         // A generated name that is taken gets a new suffix, as upstream does since 1.32 (KEP-4420): with five
         // random characters, a few in ten thousand creates would otherwise collide.
@@ -262,6 +267,7 @@ struct ResourceHandlers: Sendable {
                 await cache.expect(key, PendingWrite(stored: stored, written: final, ownFields: normalized.ownFields,
                                                      row: attempt == 0 ? normalized.row : nil))
                 let rev = try await store.create(key, value: stored)
+                written = true
                 final.setMeta("resourceVersion", .string(String(rev)))
                 return HandlerResult(code: 201, body: final, warnings: warnings, bytes: Self.withResourceVersion(stored, rev))
             } catch StoreError.keyExists {
@@ -388,6 +394,10 @@ struct ResourceHandlers: Sendable {
                     old: oldCmp, new: final, existing: existing, manager: options.fieldManager, kind: r.kind,
                     subresource: subresource))
             }
+            // after managedFields: what the server allocates belongs to no manager, as upstream
+            let reservation = subresource != "status" ? try allocateServiceValues(r, &final, old: oldCmp) : nil
+            var written = false
+            defer { if !written, let reservation { services?.abort(reservation) } }
             if final != oldCmp, Self.sameIgnoringManagedFieldTimes(final, oldCmp) {
                 // nothing but managedFields timestamps moved: upstream leaves such an object alone
                 final.setMeta("managedFields", oldCmp.metadata["managedFields"])
@@ -403,6 +413,7 @@ struct ResourceHandlers: Sendable {
                 && !KindStrategy.deletesThroughTermination(final, kind: r.kind) {
                 do {
                     let (rev, _) = try await store.delete(r.key!, expectedRevision: oldRev)
+                    releaseServiceValues(r, old)
                     final.setMeta("resourceVersion", .string(String(rev)))
                     return HandlerResult(code: 200, body: final, warnings: warnings + moreWarnings)
                 } catch StoreError.conflict { continue } catch StoreError.keyNotFound { continue }
@@ -412,6 +423,8 @@ struct ResourceHandlers: Sendable {
                 await cache.expect(r.key!, PendingWrite(stored: stored, written: final, ownFields: normalized.ownFields,
                                                         row: normalized.row))
                 let rev = try await store.update(r.key!, value: stored, expectedRevision: oldRev)
+                written = true
+                if let reservation { services?.commit(reservation) }
                 final.setMeta("resourceVersion", .string(String(rev)))
                 return HandlerResult(code: 200, body: final, warnings: warnings + moreWarnings,
                                      bytes: Self.withResourceVersion(stored, rev))
@@ -429,6 +442,17 @@ struct ResourceHandlers: Sendable {
     }
 
     struct NotFoundForCreate: Error {}
+
+    /// A Service's ClusterIP and node ports, taken before its write (see `ServiceAllocator`).
+    func allocateServiceValues(_ r: ResourcePath, _ object: inout JSONValue, old: JSONValue?) throws -> ServiceAllocator.Reservation {
+        guard let services, KindStrategy.isCore(r.kind, "services") else { return ServiceAllocator.Reservation() }
+        return try services.allocate(&object, old: old)
+    }
+
+    func releaseServiceValues(_ r: ResourcePath, _ object: JSONValue) {
+        guard let services, KindStrategy.isCore(r.kind, "services") else { return }
+        services.release(object)
+    }
 
     /// The response bytes of a write: the stored bytes with metadata.resourceVersion added.
     static func withResourceVersion(_ stored: [UInt8], _ rev: Int64) -> [UInt8]? {
@@ -571,6 +595,7 @@ struct ResourceHandlers: Sendable {
             if dryRun { return HandlerResult(code: 200, body: old) }
             do {
                 let (rev, _) = try await store.delete(r.key!, expectedRevision: oldRev)
+                releaseServiceValues(r, old)
                 var gone = old
                 gone.setMeta("resourceVersion", .string(String(rev)))
                 return HandlerResult(code: 200, body: gone)

@@ -1,9 +1,12 @@
 import HerdClient
 
 extension ControllerManager {
-    /// Garbage collector, Namespace, Endpoints, EndpointSlice, ServiceAccount, Node lifecycle, Job, DaemonSet.
+    /// Node IPAM (with a cluster CIDR), garbage collector, Namespace, Endpoints, EndpointSlice, ServiceAccount, Node lifecycle, Job, DaemonSet.
     static func lifecycleControllers(_ ctx: ControllerContext) -> [any Controller] {
-        [
+        let ipam: [any Controller] = ctx.options.clusterCIDR.map {
+            [NodeIPAMController(ctx, clusterCIDR: $0, nodeCIDRMaskSize: ctx.options.nodeCIDRMaskSize)]
+        } ?? []
+        return ipam + [
             NodeLifecycleController(ctx),
             TaintEvictionController(ctx),
             PodGarbageCollector(ctx),

@@ -22,6 +22,11 @@ public struct ControllerOptions: Sendable {
     public var nodeMonitorGracePeriod: Duration = .seconds(6)
     /// How often the node lifecycle controller looks at leases (upstream --node-monitor-period, 5 s).
     public var nodeMonitorPeriod: Duration = .seconds(1)
+    /// The pod network nodes get their pod CIDRs from (upstream --cluster-cidr with --allocate-node-cidrs);
+    /// nil runs no node IPAM controller.
+    public var clusterCIDR: IPv4CIDR?
+    /// Prefix length of each node's pod CIDR (upstream --node-cidr-mask-size, 24).
+    public var nodeCIDRMaskSize: Int = 24
     public init() {}
 }
 

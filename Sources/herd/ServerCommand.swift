@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HerdAPI
 import HerdAPIServer
 import HerdClient
 import HerdControllers
@@ -73,11 +74,11 @@ struct ServerCommand: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port): must be between 0 and 65535") }
         for (flag, value) in [("--cluster-cidr", clusterCIDR), ("--service-cidr", serviceCIDR)] {
-            guard CIDR(value) != nil else {
+            guard IPv4CIDR(value) != nil else {
                 throw ValidationError("\(flag) \(value): not a valid IPv4 CIDR (expected something like 10.42.0.0/16)")
             }
         }
-        if let a = CIDR(clusterCIDR), let b = CIDR(serviceCIDR), a.overlaps(b) {
+        if let a = IPv4CIDR(clusterCIDR), let b = IPv4CIDR(serviceCIDR), a.overlaps(b) {
             throw ValidationError("--cluster-cidr \(clusterCIDR) and --service-cidr \(serviceCIDR) overlap; pick disjoint ranges")
         }
         guard (0...65535).contains(kubeletPort) else { throw ValidationError("--kubelet-port \(kubeletPort): must be between 0 and 65535") }
@@ -112,12 +113,14 @@ struct ServerCommand: AsyncParsableCommand {
             store = try SQLiteStore(path: path, logger: Logger(label: "herd.store"))
         }
 
-        let server = APIServer(store: store, configuration: APIServerConfiguration(host: bind, port: port, compactionInterval: .milliseconds(Int(compactionInterval * 1000))),
+        let server = APIServer(store: store, configuration: APIServerConfiguration(host: bind, port: port, compactionInterval: .milliseconds(Int(compactionInterval * 1000)),
+                                                                                   serviceCIDR: IPv4CIDR(serviceCIDR)),
                                logger: Logger(label: "herd.apiserver"))
         var services: [any ServiceLifecycle.Service] = [server]
         if !disableControllers {
             var options = ControllerOptions()
             options.nodeMonitorGracePeriod = .milliseconds(Int(nodeMonitorGracePeriod * 1000))
+            options.clusterCIDR = IPv4CIDR(clusterCIDR)
             services.append(ControlPlane(server: server, host: bind.contains(":") ? "[\(bind)]" : bind, options: options,
                                          logger: Logger(label: "herd.control-plane")))
         }
@@ -154,30 +157,3 @@ struct ServerCommand: AsyncParsableCommand {
     }
 }
 
-/// An IPv4 CIDR, for flag checking.
-struct CIDR {
-    let base: UInt32
-    let bits: Int
-
-    init?(_ s: String) {
-        let parts = s.split(separator: "/")
-        guard parts.count == 2, let bits = Int(parts[1]), (0...32).contains(bits) else { return nil }
-        let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4 else { return nil }
-        var v: UInt32 = 0
-        for o in octets {
-            guard let n = UInt32(o), n <= 255, !o.isEmpty else { return nil }
-            v = v << 8 | n
-        }
-        let mask: UInt32 = bits == 0 ? 0 : ~UInt32(0) << (32 - bits)
-        guard v & ~mask == 0 else { return nil }
-        base = v
-        self.bits = bits
-    }
-
-    func overlaps(_ o: CIDR) -> Bool {
-        let m = min(bits, o.bits)
-        let mask: UInt32 = m == 0 ? 0 : ~UInt32(0) << (32 - m)
-        return base & mask == o.base & mask
-    }
-}
