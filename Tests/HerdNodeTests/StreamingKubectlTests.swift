@@ -175,9 +175,25 @@ struct StreamingCluster {
 
     /// Runs real kubectl against the API server (killed after `timeout`).
     func kubectl(_ args: [String], stdin: String? = nil, timeout: Duration = .seconds(60)) async throws -> Run {
+        try await run("/usr/bin/kubectl", ["--kubeconfig", kubeconfig, "--cache-dir", dir.path + "/cache"] + args, stdin: stdin, timeout: timeout)
+    }
+
+    /// The `herd` executable of this build.
+    static let herdBinary: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.appendingPathComponent(".build/debug/herd").path
+    }()
+
+    /// Runs this build's `herd` client verbs against the API server.
+    func herd(_ args: [String], stdin: String? = nil, timeout: Duration = .seconds(60)) async throws -> Run {
+        try await run(Self.herdBinary, ["--kubeconfig", kubeconfig] + args, stdin: stdin, timeout: timeout)
+    }
+
+    func run(_ executable: String, _ args: [String], stdin: String? = nil, timeout: Duration) async throws -> Run {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/kubectl")
-        p.arguments = ["--kubeconfig", kubeconfig, "--cache-dir", dir.path + "/cache"] + args
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
         let out = Pipe(), err = Pipe(), input = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -373,6 +389,50 @@ enum RFC3339Nano {
             #expect(metrics["containers"]?.arrayValue?.first?[path: ["usage", "memory"]]?.stringValue == "64Mi")
             #expect(metrics["window"]?.stringValue != nil && metrics["timestamp"]?.stringValue != nil)
             await #expect(throws: APIError.self) { _ = try await c.client.send(.GET, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/none") }
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: StreamingCluster.herdBinary)))
+    func herdLogsExecAndTop() async throws {
+        try await StreamingCluster.with { c in
+            c.runtime.onExec { _, argv, session in
+                if argv.last == "exit 3" { return 3 }
+                var got: [UInt8] = []
+                if let stdin = session.stdin { for await chunk in stdin { got += chunk } }
+                await session.output(.stdout, Array("got: ".utf8) + got)
+                return 0
+            }
+            c.runtime.script("main", .exit(code: 0, after: .seconds(3)))
+            let ids = try await c.runPod("app")
+            try await c.appendLog(ids["main"]!, ["one", "", "three"])
+            c.runtime.setUsage(containerID: ids["main"]!, cpuNanoseconds: 0, memoryBytes: 32 << 20)
+
+            let logs = try await c.herd(["logs", "app"])
+            #expect(logs.code == 0, "\(logs.stderr)")
+            #expect(logs.stdout == "one\n\nthree\n")
+            let tail = try await c.herd(["logs", "app", "--tail", "1"])
+            #expect(tail.stdout == "three\n")
+            let byDeployment = try await c.herd(["logs", "pod/app", "--tail", "1", "--timestamps"])
+            #expect(byDeployment.stdout.hasSuffix(" three\n") && byDeployment.stdout.hasPrefix("20"), "\(byDeployment.stdout)")
+
+            let failed = try await c.herd(["exec", "app", "--", "sh", "-c", "exit 3"])
+            #expect(failed.code == 3, "\(failed.stderr)")
+            #expect(failed.stderr.contains("command terminated with exit code 3"))
+            let piped = try await c.herd(["exec", "-i", "app", "--", "cat"], stdin: "hello\n")
+            #expect(piped.code == 0, "\(piped.stderr)")
+            #expect(piped.stdout == "got: hello\n")
+
+            let top = try await c.herd(["top", "pod"])
+            #expect(top.code == 0, "\(top.stderr)")
+            let row = top.stdout.split(separator: "\n").dropFirst().first?.split(separator: " ", omittingEmptySubsequences: true) ?? []
+            #expect(row.first == "app" && row.last == "32Mi", "\(top.stdout)")
+            let topNode = try await c.herd(["top", "node"])
+            #expect(topNode.code == 0 && topNode.stdout.contains(StreamingCluster.nodeName), "\(topNode.stdout)\(topNode.stderr)")
+
+            // follows until the container exits (3 s after it started)
+            let followed = try await c.herd(["logs", "-f", "app"])
+            #expect(followed.code == 0, "\(followed.stderr)")
+            #expect(followed.stdout == "one\n\nthree\n")
         }
     }
 }
