@@ -210,6 +210,11 @@ struct RuntimeLinuxTests {
             _ = try await f.waitForExit(done)
             let before = try await f.runtime.containerStatus(id: running)
             let pid = try #require(before.pid)
+            // The monitor is no child of ours and leads its own session: killing the agent leaves it alone.
+            let monitorText = try String(contentsOfFile: f.configuration.stateDirectory + "/containers/\(running)/monitor.pid", encoding: .utf8)
+            let monitor = try #require(Int32(monitorText.trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(getpgid(monitor) != getpgid(0))
+            #expect(getsid(monitor) != getsid(0))
 
             let restarted = LinuxRuntime(configuration: f.configuration, network: f.network, logger: .init(label: "herd.test.runtime"))
             let sandboxes = try await restarted.listSandboxes()
@@ -259,6 +264,26 @@ struct RuntimeLinuxTests {
             #expect(r.logPath.hasSuffix("/rotating/2.log"))
             #expect(FileManager.default.fileExists(atPath: r.logPath + ".1"))
             #expect(RuntimeFixture.logMessages(r.logPath).last == "line 199")
+        }
+    }
+
+    @Test func attachStreamsOutputAndFeedsStdin() async throws {
+        try await RuntimeFixture.run { f in
+            let sandbox = try await f.runtime.runSandbox(f.sandboxConfig(name: "attach"))
+            let id = try await f.start(sandbox, "while read line; do echo got $line; [ \"$line\" = bye ] && exit 0; done") { c in
+                c.stdin = true
+            }
+            let output = Mutex<[UInt8]>([])
+            let (stdin, feed) = AsyncStream<[UInt8]>.makeStream()
+            feed.yield(Array("hello\n".utf8))
+            feed.yield(Array("bye\n".utf8))
+            feed.finish()
+            try await f.runtime.attach(containerID: id, session: StreamSession(stdin: stdin, tty: false) { _, bytes in
+                output.withLock { $0 += bytes }
+            })
+            #expect(output.withLock { String(decoding: $0, as: UTF8.self) } == "got hello\ngot bye\n")
+            let c = try await f.waitForExit(id)
+            #expect(c.exitCode == 0)
         }
     }
 
