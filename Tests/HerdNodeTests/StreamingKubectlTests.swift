@@ -337,6 +337,18 @@ enum RFC3339Nano {
         }
     }
 
+    @Test func kubectlAttachEndsWithTheSession() async throws {
+        try await StreamingCluster.with { c in
+            try await c.runPod("attached")
+            let run = try await c.kubectl(["attach", "attached"])
+            #expect(run.code == 0, "\(run.stderr)")
+            let allPods = try await c.client.send(.GET, "/apis/metrics.k8s.io/v1beta1/pods").json()
+            #expect(allPods["kind"]?.stringValue == "PodMetricsList")
+            let selected = try await c.client.send(.GET, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", query: [("labelSelector", "app=other")]).json()
+            #expect(selected["items"]?.arrayValue?.isEmpty == true)
+        }
+    }
+
     @Test func execIntoACompletedPodIsRefused() async throws {
         try await StreamingCluster.with { c in
             try await c.runPod("done", phase: "Succeeded")
@@ -364,6 +376,10 @@ enum RFC3339Nano {
             c.runtime.setUsage(containerID: id, cpuNanoseconds: 1_500_000_000, memoryBytes: 64 << 20)
             c.runtime.setNodeUsage(cpuNanoseconds: 12_000_000_000, memoryBytes: 2 << 30)
 
+            #expect(String(decoding: try await kubelet.send(.GET, "/healthz").body, as: UTF8.self) == "ok")
+            let prometheus = String(decoding: try await kubelet.send(.GET, "/metrics").body, as: UTF8.self)
+            #expect(prometheus.contains("kubelet_running_pods 1\n"), "\(prometheus)")
+            #expect(prometheus.contains(#"herd_kubelet_server_requests_total{endpoint="stats"} 1"#), "\(prometheus)")
             let summary = try await kubelet.send(.GET, "/stats/summary").json()
             #expect(summary[path: ["node", "nodeName"]]?.stringValue == StreamingCluster.nodeName)
             #expect(summary[path: ["pods"]]?.arrayValue?.first?[path: ["podRef", "name"]]?.stringValue == "busy")
