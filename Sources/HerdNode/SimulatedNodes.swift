@@ -177,32 +177,14 @@ public final class SimulatedNodes: ServiceLifecycle.Service, Sendable {
     /// creates it first.
     private func renewLease(_ node: SimulatedNode) async throws {
         let (cached, owner) = node.state.withLock { ($0.lease, $0.node) }
-        if var lease = cached {
-            lease.spec = node.leaseSpec(renewed: MicroTime.now(), previous: lease.spec, durationSeconds: configuration.leaseDurationSeconds)
-            do {
-                let written = try await client.update(lease)
-                node.state.withLock { $0.lease = written }
-                return
-            } catch let e as APIError where e.code == 409 || e.code == 404 {
-                node.state.withLock { $0.lease = nil }
-            }
-        }
-        var lease: Lease
         do {
-            lease = try await client.get(Lease.self, namespace: SimulatedNode.leaseNamespace, name: node.name)
-        } catch let e as APIError where e.code == 404 {
-            lease = Lease(metadata: ObjectMeta(name: node.name, namespace: SimulatedNode.leaseNamespace))
-            if let owner, let uid = owner.metadata.uid {
-                lease.metadata.ownerReferences = [OwnerReference(apiVersion: "v1", kind: "Node", name: node.name, uid: uid)]
-            }
-            lease.spec = node.leaseSpec(renewed: MicroTime.now(), previous: nil, durationSeconds: configuration.leaseDurationSeconds)
-            let created = try await client.create(lease)
-            node.state.withLock { $0.lease = created }
-            return
+            let written = try await NodeLease.renew(client: client, nodeName: node.name, cached: cached, owner: owner,
+                                                    durationSeconds: configuration.leaseDurationSeconds)
+            node.state.withLock { $0.lease = written }
+        } catch {
+            node.state.withLock { $0.lease = nil }
+            throw error
         }
-        lease.spec = node.leaseSpec(renewed: MicroTime.now(), previous: lease.spec, durationSeconds: configuration.leaseDurationSeconds)
-        let written = try await client.update(lease)
-        node.state.withLock { $0.lease = written }
     }
 
     /// Posts the node's status from the last copy written; a conflict means someone else changed the node
@@ -347,7 +329,6 @@ enum SimulatedNodeError: Error, CustomStringConvertible {
 final class SimulatedNode: Sendable {
     /// Slots give nodes distinct fake addresses: 127.1.x.y for the node, a /24 of 10.64.0.0/10 for its pods.
     static let slotCount = 1 << 14
-    static let leaseNamespace = "kube-node-lease"
 
     let name: String
     let slot: Int
@@ -430,14 +411,6 @@ final class SimulatedNode: Sendable {
             kernelVersion: kernelRelease, osImage: "herd simulated node", containerRuntimeVersion: "herd-simulated://1",
             kubeletVersion: "v1.32.0-herd", kubeProxyVersion: "", operatingSystem: "linux", architecture: "amd64")
         return s
-    }
-
-    func leaseSpec(renewed: MicroTime, previous: LeaseSpec?, durationSeconds: Int32) -> LeaseSpec {
-        var spec = previous ?? LeaseSpec()
-        spec.holderIdentity = name
-        spec.leaseDurationSeconds = durationSeconds
-        spec.renewTime = renewed
-        return spec
     }
 }
 

@@ -215,7 +215,9 @@ struct NodeAgentTests {
                     - {name: sec, mountPath: /sec}
                     - {name: info, mountPath: /info}
                     - {name: out, mountPath: /out}
+                    - {name: scratch, mountPath: /scratch}
                   volumes:
+                  - {name: scratch, emptyDir: {medium: Memory, sizeLimit: 16Mi}}
                   - {name: cfg, configMap: {name: app-config}}
                   - {name: sec, secret: {secretName: app-secret, defaultMode: 0400}}
                   - {name: info, downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}}
@@ -233,6 +235,9 @@ struct NodeAgentTests {
             #expect(env.stdout == "hello s3cret web hello-web 8080\n", "\(env.output)")
             let files = try s.kubectl(["exec", "web", "--", "sh", "-c", "cat /cfg/mode /sec/password /info/labels"])
             #expect(files.stdout == "fasts3cretapp=\"web\"", "\(files.output)")
+            let scratch = try s.kubectl(["exec", "web", "--", "sh", "-c", "grep ' /scratch ' /proc/mounts"])
+            #expect(scratch.stdout.hasPrefix("tmpfs /scratch tmpfs"), "\(scratch.output)")
+            #expect(scratch.stdout.contains("size=16384k"), "\(scratch.output)")
             let exit = try s.kubectl(["exec", "web", "--", "sh", "-c", "exit 3"])
             #expect(exit.status == 3, "\(exit.output)")
 
@@ -251,6 +256,9 @@ struct NodeAgentTests {
             let delete = try s.kubectl(["delete", "pod", "web", "--wait=true"], timeout: 40)
             #expect(delete.status == 0, "\(delete.output)")
             #expect(try String(contentsOfFile: host + "/term", encoding: .utf8) == "bye\n")
+            // the memory volume is unmounted with the pod
+            let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+            #expect(!mounts.contains(agent.dataDir.path + "/pods/"))
             #expect(try s.kubectl(["get", "pod", "web"]).status != 0)
         }
     }

@@ -95,8 +95,6 @@ struct MachineInfo: Sendable {
 /// Registers the node, posts its status periodically and renews its Lease in kube-node-lease (upstream's
 /// node status manager and lease controller).
 final class NodeStatusReporter: Sendable {
-    static let leaseNamespace = "kube-node-lease"
-
     let nodeName: String
     private let client: APIClient
     private let dataDirectory: String
@@ -226,38 +224,52 @@ final class NodeStatusReporter: Sendable {
 
     func renewLease() async throws {
         let (cached, owner) = state.withLock { ($0.lease, $0.node) }
-        func spec(_ previous: LeaseSpec?) -> LeaseSpec {
-            var spec = previous ?? LeaseSpec()
-            spec.holderIdentity = nodeName
-            spec.leaseDurationSeconds = leaseDurationSeconds
-            spec.renewTime = MicroTime.now()
-            return spec
+        do {
+            let written = try await NodeLease.renew(client: client, nodeName: nodeName, cached: cached, owner: owner,
+                                                    durationSeconds: leaseDurationSeconds)
+            state.withLock { $0.lease = written }
+        } catch {
+            state.withLock { $0.lease = nil }
+            throw error
         }
+    }
+}
+
+/// A node's heartbeat Lease in kube-node-lease, renewed like the kubelet's lease controller: one PUT of the
+/// last copy written; on a conflict or a missing Lease, read it again or create it (owned by the Node).
+/// Shared by the node agent and the simulated nodes.
+enum NodeLease {
+    static let namespace = "kube-node-lease"
+
+    static func spec(nodeName: String, previous: LeaseSpec?, durationSeconds: Int32) -> LeaseSpec {
+        var spec = previous ?? LeaseSpec()
+        spec.holderIdentity = nodeName
+        spec.leaseDurationSeconds = durationSeconds
+        spec.renewTime = MicroTime.now()
+        return spec
+    }
+
+    static func renew(client: APIClient, nodeName: String, cached: Lease?, owner: Node?, durationSeconds: Int32) async throws -> Lease {
         if var lease = cached {
-            lease.spec = spec(lease.spec)
+            lease.spec = spec(nodeName: nodeName, previous: lease.spec, durationSeconds: durationSeconds)
             do {
-                let written = try await client.update(lease)
-                state.withLock { $0.lease = written }
-                return
+                return try await client.update(lease)
             } catch let e as APIError where e.code == 409 || e.code == 404 {
-                state.withLock { $0.lease = nil }
+                // someone else wrote it, or it is gone: read or create it below
             }
         }
         var lease: Lease
         do {
-            lease = try await client.get(Lease.self, namespace: Self.leaseNamespace, name: nodeName)
+            lease = try await client.get(Lease.self, namespace: namespace, name: nodeName)
         } catch let e as APIError where e.code == 404 {
-            lease = Lease(metadata: ObjectMeta(name: nodeName, namespace: Self.leaseNamespace))
+            lease = Lease(metadata: ObjectMeta(name: nodeName, namespace: namespace))
             if let owner, let uid = owner.metadata.uid {
                 lease.metadata.ownerReferences = [OwnerReference(apiVersion: "v1", kind: "Node", name: nodeName, uid: uid)]
             }
-            lease.spec = spec(nil)
-            let created = try await client.create(lease)
-            state.withLock { $0.lease = created }
-            return
+            lease.spec = spec(nodeName: nodeName, previous: nil, durationSeconds: durationSeconds)
+            return try await client.create(lease)
         }
-        lease.spec = spec(lease.spec)
-        let written = try await client.update(lease)
-        state.withLock { $0.lease = written }
+        lease.spec = spec(nodeName: nodeName, previous: lease.spec, durationSeconds: durationSeconds)
+        return try await client.update(lease)
     }
 }
