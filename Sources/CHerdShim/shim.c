@@ -80,6 +80,7 @@ struct shim_options {
     const char *env_file;
     int tty;
     const char *stdin_fifo;
+    int stdin_once;
     pid_t pid;
     char **argv;
     char **envp;
@@ -273,6 +274,7 @@ static void parse_options(struct shim_options *o, int argc, char **argv, int sta
         else if (strcmp(a, "--env-file") == 0) { NEED(1); o->env_file = argv[++i]; }
         else if (strcmp(a, "--tty") == 0) { o->tty = 1; }
         else if (strcmp(a, "--stdin-fifo") == 0) { NEED(1); o->stdin_fifo = argv[++i]; }
+        else if (strcmp(a, "--stdin-once") == 0) { o->stdin_once = 1; }
         else if (strcmp(a, "--pid") == 0) { NEED(1); o->pid = (pid_t)atol(argv[++i]); }
         else die(HERD_SHIM_FAILED, "unknown flag %s", a);
     }
@@ -529,10 +531,16 @@ static void monitor(struct shim_options *o, int sync_fd) {
         dprintf(sync_fd, "Fpipe: %s", strerror(errno));
         _exit(HERD_SHIM_FAILED);
     }
-    int stdin_fd = -1;
+    // With stdin, attach sessions write into a FIFO and the monitor relays it to the container (a pipe, or
+    // the terminal): the container's stdin stays open between sessions, or closes after the first one ends
+    // with stdinOnce.
+    int fifo_fd = -1, in[2] = {-1, -1}, stdin_sink = -1;
     if (o->stdin_fifo) {
-        // Read-write so the container's stdin stays open between attach sessions.
-        stdin_fd = open(o->stdin_fifo, O_RDWR | O_CLOEXEC);
+        fifo_fd = open(o->stdin_fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (!o->tty && pipe2(in, O_CLOEXEC) < 0) {
+            dprintf(sync_fd, "Fpipe: %s", strerror(errno));
+            _exit(HERD_SHIM_FAILED);
+        }
     }
     if (pipe2(report, O_CLOEXEC) < 0) _exit(HERD_SHIM_FAILED);
     // The monitor is the container's parent; a subreaper also collects whatever the container orphans.
@@ -568,7 +576,7 @@ static void monitor(struct shim_options *o, int sync_fd) {
             ioctl(0, TIOCSCTTY, 0);
         } else {
             int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-            dup2(stdin_fd >= 0 ? stdin_fd : null, 0);
+            dup2(in[0] >= 0 ? in[0] : null, 0);
             dup2(out[1], 1);
             dup2(err[1], 2);
         }
@@ -582,6 +590,11 @@ static void monitor(struct shim_options *o, int sync_fd) {
         _exit(127);
     }
     close(report[1]);
+    if (in[0] >= 0) close(in[0]);
+    if (fifo_fd >= 0) {
+        stdin_sink = o->tty ? pty_master : in[1];
+        if (!o->tty) fcntl(stdin_sink, F_SETFL, fcntl(stdin_sink, F_GETFL) | O_NONBLOCK);
+    }
     if (pty_slave >= 0) close(pty_slave);
     if (out[1] >= 0) close(out[1]);
     if (err[1] >= 0) close(err[1]);
@@ -624,8 +637,8 @@ static void monitor(struct shim_options *o, int sync_fd) {
     struct stream_buffer *bufs[2] = {&outb, &errb};
     int status = 0, exited = 0;
     for (;;) {
-        struct pollfd p[2];
-        int np = 0, map[2];
+        struct pollfd p[3];
+        int np = 0, map[3];
         for (int i = 0; i < 2; i++)
             if (fds[i] >= 0) {
                 p[np].fd = fds[i];
@@ -633,11 +646,36 @@ static void monitor(struct shim_options *o, int sync_fd) {
                 map[np++] = i;
             }
         if (np == 0) break;
+        if (fifo_fd >= 0 && !exited) {
+            p[np].fd = fifo_fd;
+            p[np].events = POLLIN;
+            map[np++] = 2;
+        }
         // After the container exits, whatever it left in the pipes is drained without waiting further.
         int r = poll(p, (nfds_t)np, exited ? 0 : 500);
         if (r < 0 && errno != EINTR) break;
         if (r == 0 && exited) break;
         for (int k = 0; k < np && r > 0; k++) {
+            if (map[k] == 2) {
+                if (p[k].revents & POLLIN) {
+                    char data[65536];
+                    ssize_t n = read(fifo_fd, data, sizeof data);
+                    // A container that does not read its stdin loses input rather than stalling its logs.
+                    if (n > 0) write_all(stdin_sink, data, (size_t)n);
+                } else if (p[k].revents & (POLLHUP | POLLERR)) {
+                    // The attach session's writer went away.
+                    close(fifo_fd);
+                    fifo_fd = -1;
+                    if (o->stdin_once) {
+                        if (o->tty) write_all(stdin_sink, "\x04", 1);
+                        else close(stdin_sink);
+                        stdin_sink = -1;
+                    } else {
+                        fifo_fd = open(o->stdin_fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+                    }
+                }
+                continue;
+            }
             if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             char data[65536];
             ssize_t n = read(p[k].fd, data, sizeof data);

@@ -287,6 +287,42 @@ struct RuntimeLinuxTests {
         }
     }
 
+    @Test func stdinOnceClosesStdinWhenTheFirstAttachEndsAndTTYAttachWorks() async throws {
+        try await RuntimeFixture.run { f in
+            let sandbox = try await f.runtime.runSandbox(f.sandboxConfig(name: "once"))
+            let once = try await f.start(sandbox, "cat; echo stdin closed", name: "once") { c in
+                c.stdin = true
+                c.stdinOnce = true
+            }
+            let (stdin, feed) = AsyncStream<[UInt8]>.makeStream()
+            feed.yield(Array("abc\n".utf8))
+            feed.finish()
+            let output = Mutex<[UInt8]>([])
+            try await f.runtime.attach(containerID: once, session: StreamSession(stdin: stdin, tty: false) { _, bytes in
+                output.withLock { $0 += bytes }
+            })
+            #expect(output.withLock { String(decoding: $0, as: UTF8.self) } == "abc\nstdin closed\n")
+            #expect(try await f.waitForExit(once).exitCode == 0)
+
+            let tty = try await f.start(sandbox, "test -t 0 && echo on a terminal; read x; echo got $x", name: "tty") { c in
+                c.stdin = true
+                c.tty = true
+            }
+            let (ttyIn, ttyFeed) = AsyncStream<[UInt8]>.makeStream()
+            ttyFeed.yield(Array("hi\n".utf8))
+            let ttyOut = Mutex<[UInt8]>([])
+            try await f.runtime.attach(containerID: tty, session: StreamSession(stdin: ttyIn, tty: true) { _, bytes in
+                ttyOut.withLock { $0 += bytes }
+            })
+            ttyFeed.finish()
+            // Attach streams what comes after it attached; the terminal echoes the input.
+            let text = ttyOut.withLock { String(decoding: $0, as: UTF8.self) }
+            #expect(text.contains("got hi"))
+            let log = RuntimeFixture.logMessages(try await f.waitForExit(tty).logPath)
+            #expect(log.contains { $0.hasPrefix("on a terminal") })
+        }
+    }
+
     @Test func hostNetworkSandboxUsesTheNodeNetwork() async throws {
         try await RuntimeFixture.run { f in
             let sandbox = try await f.runtime.runSandbox(f.sandboxConfig(name: "hostnet", hostNetwork: true))

@@ -356,6 +356,7 @@ public actor LinuxRuntime: ContainerRuntime {
         args += ["--env-file", dir + "/env"]
         if config.tty { args.append("--tty") }
         if config.stdin { args += ["--stdin-fifo", dir + "/stdin"] }
+        if config.stdin && config.stdinOnce { args.append("--stdin-once") }
         args.append("--")
         args += config.argv
         return args
