@@ -64,7 +64,19 @@ final class AgentProcess: @unchecked Sendable {
     /// Kills what the agent left: container monitors, network namespaces, the bridge, cgroups, mounts.
     func cleanup() {
         kill9()
-        let dir = dataDir.path
+        AgentLeftovers(nodeName: nodeName, dataDir: dataDir.path).remove()
+        try? logHandle.close()
+    }
+}
+
+/// What a node agent leaves on the machine when it stops (its containers outlive it by design): removed by
+/// the tests, also after a failure.
+struct AgentLeftovers {
+    let nodeName: String
+    let dataDir: String
+
+    func remove() {
+        let dir = dataDir
         // container monitors carry the agent's data directory on their command line
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") {
             for pid in entries.compactMap(Int32.init) {
@@ -84,7 +96,7 @@ final class AgentProcess: @unchecked Sendable {
         let links = (try? Shell.run("/usr/sbin/ip", ["-o", "link", "show", "type", "bridge"], timeout: 10).stdout) ?? ""
         for line in links.split(separator: "\n") {
             let name = line.split(separator: ":").dropFirst().first?.trimmingCharacters(in: .whitespaces) ?? ""
-            if name.hasPrefix("herd"), bridgeBelongsToNode(name) { _ = try? Shell.run("/usr/sbin/ip", ["link", "delete", name], timeout: 10) }
+            if name == bridgeName { _ = try? Shell.run("/usr/sbin/ip", ["link", "delete", name], timeout: 10) }
         }
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         for line in mounts.split(separator: "\n") {
@@ -96,19 +108,17 @@ final class AgentProcess: @unchecked Sendable {
                 removeCgroupTree(root)
             }
         }
-        try? logHandle.close()
     }
 
-    /// The bridge of this node: BridgeNetwork names it "herd" + 8 hex digits of a folded 64-bit FNV-1a of the
-    /// node name.
-    private func bridgeBelongsToNode(_ name: String) -> Bool {
+    /// BridgeNetwork names a node's bridge "herd" + 8 hex digits of a folded 64-bit FNV-1a of the node name.
+    var bridgeName: String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in nodeName.utf8 {
             h ^= UInt64(b)
             h = h &* 0x100_0000_01b3
         }
         let hex = String(UInt32(truncatingIfNeeded: h ^ (h >> 32)), radix: 16)
-        return name == "herd" + String(repeating: "0", count: 8 - hex.count) + hex
+        return "herd" + String(repeating: "0", count: 8 - hex.count) + hex
     }
 
     private func removeCgroupTree(_ path: String) {
@@ -349,12 +359,20 @@ struct NodeAgentTests {
             try waitFor(s, "sick", "{.status.containerStatuses[0].restartCount}", timeout: 90, "a restart by the liveness probe") {
                 (Int($0) ?? 0) >= 1
             }
-            let events = try s.kubectl(["get", "events", "--field-selector", "involvedObject.name=sick", "-o",
-                                        "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}"])
-            #expect(events.stdout.contains("Unhealthy: Liveness probe failed: HTTP probe failed with statuscode: 404"), "\(events.output)")
-            #expect(events.stdout.contains("Killing: Container main failed liveness probe, will be restarted"), "\(events.output)")
+            // events are sent on their own: poll for them
+            var events = ""
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                events = try s.kubectl(["get", "events", "--field-selector", "involvedObject.name=sick", "-o",
+                                        "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}"]).stdout
+                if events.contains("Killing:") && events.contains("Unhealthy:") { break }
+                usleep(250_000)
+            }
+            #expect(events.contains("Unhealthy: Liveness probe failed: HTTP probe failed with statuscode: 404"), "\(events)")
+            #expect(events.contains("Killing: Container main failed liveness probe, will be restarted"), "\(events)")
             try waitFor(s, "hog", "{.status.phase}", timeout: 90, "Failed") { $0 == "Failed" }
-            #expect(try jsonpath(s, "hog", "{.status.containerStatuses[0].state.terminated.reason}") == "OOMKilled")
+            let terminated = try jsonpath(s, "hog", "{.status.containerStatuses[0].state.terminated}")
+            #expect(try jsonpath(s, "hog", "{.status.containerStatuses[0].state.terminated.reason}") == "OOMKilled", "\(terminated)")
         }
     }
 
@@ -425,9 +443,15 @@ struct NodeAgentTests {
             try waitFor(s, "novol", waiting, "ContainerCreating") { $0 == "ContainerCreating" }
             try waitFor(s, "port", waiting, "RunContainerError") { $0 == "RunContainerError" }
             #expect(try jsonpath(s, "port", "{.status.containerStatuses[0].state.waiting.message}").contains("already in use"))
-            let events = try s.kubectl(["get", "events", "-o", "jsonpath={range .items[*]}{.involvedObject.name} {.reason}: {.message}{\"\\n\"}{end}"])
-            #expect(events.stdout.contains("novol FailedMount"), "\(events.output)")
-            #expect(events.stdout.contains("nobin Failed"), "\(events.output)")
+            var events = ""
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                events = try s.kubectl(["get", "events", "-o", "jsonpath={range .items[*]}{.involvedObject.name} {.reason}: {.message}{\"\\n\"}{end}"]).stdout
+                if events.contains("novol FailedMount") && events.contains("nobin Failed") { break }
+                usleep(250_000)
+            }
+            #expect(events.contains("novol FailedMount"), "\(events)")
+            #expect(events.contains("nobin Failed"), "\(events)")
             // the agent is still serving: the missing configMap appears and the pod runs
             #expect(try s.kubectl(["create", "configmap", "absent", "--from-literal=k=v"]).status == 0)
             try waitFor(s, "nocm", "{.status.phase}", "Running") { $0 == "Running" }
@@ -464,6 +488,56 @@ struct NodeAgentTests {
         try waitFor(server, "on-a", "{.status.phase}", "Running") { $0 == "Running" }
         try waitFor(server, "on-b", "{.status.phase}", "Running") { $0 == "Running" }
         _ = try? server.kubectl(["delete", "pods", "--all", "--grace-period=1", "--wait=true"], timeout: 60)
+    }
+
+    @Test func herdServerRunsItsOwnNodeAgent() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("herd-e2e-own-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let nodeName = "own-\(UUID().uuidString.prefix(6).lowercased())"
+        let port = try HerdServer.freePort()
+        let log = dir.appendingPathComponent("server.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Paths.herd)
+        process.arguments = ["server", "--data-dir", dir.path, "--port", String(port), "--node-name", nodeName, "--node-ip", "127.0.0.1",
+                             "--kubelet-port", "0", "--cluster-cidr", "10.77.0.0/16", "--service-cidr", "10.96.0.0/16"]
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        // the in-process agent's leftovers go like a separate agent's (same layout under <data-dir>/agent)
+        let leftovers = AgentLeftovers(nodeName: nodeName, dataDir: dir.appendingPathComponent("agent").path)
+        defer {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            leftovers.remove()
+            try? handle.close()
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let kubeconfig = dir.appendingPathComponent("kubeconfig.yaml").path
+        func kubectl(_ args: [String], input: String? = nil) throws -> CommandResult {
+            try Shell.run(Paths.kubectl132, ["--kubeconfig", kubeconfig, "--cache-dir", dir.appendingPathComponent("cache").path] + args,
+                          input: input, timeout: 60)
+        }
+        let deadline = Date().addingTimeInterval(60)
+        var ready = ""
+        while Date() < deadline, ready != "True" {
+            usleep(250_000)
+            guard FileManager.default.fileExists(atPath: kubeconfig) else { continue }
+            ready = (try? kubectl(["get", "node", nodeName, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]).stdout) ?? ""
+        }
+        #expect(ready == "True", "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        let created = try kubectl(["run", "solo", "--image=host", "--restart=Never", "--command", "--", "sh", "-c", "echo done"])
+        #expect(created.status == 0, "\(created.output)")
+        var phase = ""
+        let podDeadline = Date().addingTimeInterval(60)
+        while Date() < podDeadline, phase != "Succeeded" {
+            usleep(250_000)
+            phase = try kubectl(["get", "pod", "solo", "-o", "jsonpath={.status.phase}"]).stdout
+        }
+        #expect(phase == "Succeeded")
+        #expect(try kubectl(["get", "pod", "solo", "-o", "jsonpath={.spec.nodeName}"]).stdout == nodeName)
+        _ = try? kubectl(["delete", "pod", "solo", "--wait=true"])
     }
 
     /// Host PIDs of processes whose command line is exactly `command`.

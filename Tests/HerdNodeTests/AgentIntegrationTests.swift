@@ -88,6 +88,18 @@ struct AgentCluster {
     func events(for name: String) async throws -> [Event] {
         try await client.list(Event.self, namespace: "default").items.filter { $0.involvedObject?.name == name }
     }
+
+    /// The pod's events once `check` holds on them (events are sent on their own task, after the status).
+    func events(for name: String, until check: ([Event]) -> Bool) async throws -> [Event] {
+        let deadline = ContinuousClock.now + .seconds(20)
+        var events: [Event] = []
+        while ContinuousClock.now < deadline {
+            events = try await self.events(for: name)
+            if check(events) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return events
+    }
 }
 
 func testPod(_ name: String, containers: [Container], inits: [Container]? = nil, restartPolicy: String = "Always") -> Pod {
@@ -133,7 +145,7 @@ func testPod(_ name: String, containers: [Container], inits: [Container]? = nil,
             #expect(cs.ready == true && cs.started == true && cs.restartCount == 0)
             #expect(cs.containerID?.hasPrefix("herd://") == true)
             #expect(c.runtime.calls.contains { $0.hasPrefix("exec main true") })
-            let reasons = try await c.events(for: "web").compactMap(\.reason)
+            let reasons = try await c.events(for: "web") { $0.contains { $0.reason == "Started" } }.compactMap(\.reason)
             #expect(reasons.contains("Created") && reasons.contains("Started"))
         }
     }
@@ -159,7 +171,7 @@ func testPod(_ name: String, containers: [Container], inits: [Container]? = nil,
             let cs = try #require(pod.status?.containerStatuses?.first)
             #expect((cs.restartCount ?? 0) >= 3)
             #expect(cs.lastState?.terminated?.exitCode == 1)
-            let reasons = try await c.events(for: "crash").compactMap(\.reason)
+            let reasons = try await c.events(for: "crash") { $0.contains { $0.reason == "BackOff" } }.compactMap(\.reason)
             #expect(reasons.contains("BackOff"))
         }
     }
@@ -222,7 +234,14 @@ func testPod(_ name: String, containers: [Container], inits: [Container]? = nil,
             main.livenessProbe = Probe(exec: ExecAction(command: ["check"]), periodSeconds: 1, failureThreshold: 1)
             try await c.create(testPod("sick", containers: [main]))
             try await c.waitFor("sick", "a restart") { ($0.status?.containerStatuses?.first?.restartCount ?? 0) >= 1 }
-            let reasons = try await c.events(for: "sick").compactMap(\.reason)
+            // events are sent on their own: poll for them
+            var reasons: [String] = []
+            let deadline = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < deadline {
+                reasons = try await c.events(for: "sick").compactMap(\.reason)
+                if reasons.contains("Killing") { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
             #expect(reasons.contains("Unhealthy"))
             #expect(reasons.contains("Killing"))
         }
@@ -259,7 +278,7 @@ func testPod(_ name: String, containers: [Container], inits: [Container]? = nil,
             // the configMap appears: the pod starts (retried like upstream)
             _ = try await c.client.create(ConfigMap(metadata: ObjectMeta(name: "absent", namespace: "default"), data: ["k": "v"]))
             try await c.waitFor("nocm", "Running") { $0.status?.phase == "Running" }
-            let events = try await c.events(for: "novol")
+            let events = try await c.events(for: "novol") { $0.contains { $0.reason == "FailedMount" } }
             #expect(events.contains { $0.reason == "FailedMount" && ($0.message ?? "").contains("nfs") })
         }
     }

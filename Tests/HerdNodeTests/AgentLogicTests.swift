@@ -218,6 +218,27 @@ import Testing
         #expect(again == p.status)
     }
 
+    @Test func crashLoopBackOffDoublesToTheCapAndResets() {
+        let base = Duration.seconds(10), cap = Duration.seconds(40)
+        let t0 = Date(timeIntervalSince1970: 10_000)
+        // first crash: restart at once, the next wait is the base
+        var d = NodeAgent.backoff(nil, finishedAt: t0, now: t0, base: base, cap: cap)
+        #expect(d.remaining == nil && d.entry.delay == base)
+        // second crash 1 s later: wait what is left of 10 s
+        d = NodeAgent.backoff(d.entry, finishedAt: t0.addingTimeInterval(1), now: t0.addingTimeInterval(2), base: base, cap: cap)
+        #expect(d.remaining == .seconds(9))
+        // after the wait: restart, and the next wait doubles
+        d = NodeAgent.backoff(d.entry, finishedAt: t0.addingTimeInterval(1), now: t0.addingTimeInterval(11), base: base, cap: cap)
+        #expect(d.remaining == nil && d.entry.delay == .seconds(20))
+        d = NodeAgent.backoff(d.entry, finishedAt: t0.addingTimeInterval(12), now: t0.addingTimeInterval(40), base: base, cap: cap)
+        #expect(d.remaining == nil && d.entry.delay == .seconds(40))
+        d = NodeAgent.backoff(d.entry, finishedAt: t0.addingTimeInterval(41), now: t0.addingTimeInterval(90), base: base, cap: cap)
+        #expect(d.remaining == nil && d.entry.delay == .seconds(40))
+        // a container that ran longer than twice the cap starts over at the base
+        d = NodeAgent.backoff(d.entry, finishedAt: t0.addingTimeInterval(500), now: t0.addingTimeInterval(500), base: base, cap: cap)
+        #expect(d.remaining == nil && d.entry.delay == base)
+    }
+
     @Test func goDurations() {
         #expect(NodeAgent.goDuration(.seconds(10)) == "10s")
         #expect(NodeAgent.goDuration(.seconds(160)) == "2m40s")

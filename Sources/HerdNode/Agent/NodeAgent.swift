@@ -528,30 +528,42 @@ public final class NodeAgent: ServiceLifecycle.Service, PodContainerLocator, Sen
         min(.milliseconds(500) * (1 << min(failures, 6)), .seconds(30))
     }
 
-    /// Upstream's container back-off: the first restart is at once, then each restart waits `base`, doubling
-    /// up to `max`, counted from when the container last finished; the delay resets once a container has
-    /// stayed up for twice the cap. Returns how long is left, or nil when it may restart now (and counts it).
-    func backoffWait(_ r: inout PodRecord, pod: Pod, name: String, finishedAt: Date) -> (remaining: Duration, message: String)? {
-        let now = Date()
-        let cap = configuration.crashLoopBackoffMax
+    /// Upstream's container back-off (`doBackOff` over a `flowcontrol.Backoff`): the first restart is at once,
+    /// then each restart waits `base`, doubling up to `cap`, counted from when the container last finished; an
+    /// entry not updated for twice the cap starts over. Returns the time left when the container must still
+    /// wait, or the entry to keep when it may restart now.
+    static func backoff(_ entry: PodRecord.Backoff?, finishedAt: Date, now: Date, base: Duration,
+                        cap: Duration) -> (remaining: Duration?, entry: PodRecord.Backoff) {
         let capSeconds = BlockingSocket.seconds(cap)
-        if let b = r.backoff[name], finishedAt.timeIntervalSince(b.lastUpdate) <= 2 * capSeconds {
-            let elapsed = now.timeIntervalSince(finishedAt)
-            let delay = BlockingSocket.seconds(b.delay)
-            if elapsed < delay {
-                let message = "back-off \(Self.goDuration(b.delay)) restarting failed container=\(name) pod=\(pod.metadata.name ?? "")_\(pod.metadata.namespace ?? "")(\(pod.metadata.uid ?? ""))"
-                if !r.startErrors.keys.contains("backoff-event/\(name)/\(b.lastUpdate.timeIntervalSince1970)") {
-                    event(pod, container: name, type: "Warning", reason: "BackOff", message: "Back-off restarting failed container \(name) in pod \(pod.metadata.name ?? "")_\(pod.metadata.namespace ?? "")(\(pod.metadata.uid ?? ""))")
-                    r.startErrors["backoff-event/\(name)/\(b.lastUpdate.timeIntervalSince1970)"] = ContainerStateWaiting()
-                }
-                return (.milliseconds(Int64((delay - elapsed) * 1000) + 10), message)
-            }
-            r.backoff[name] = PodRecord.Backoff(delay: min(b.delay * 2, cap), lastUpdate: now)
-        } else {
-            r.backoff[name] = PodRecord.Backoff(delay: configuration.crashLoopBackoffBase, lastUpdate: now)
+        guard let entry, finishedAt.timeIntervalSince(entry.lastUpdate) <= 2 * capSeconds else {
+            return (nil, PodRecord.Backoff(delay: base, lastUpdate: now))
         }
-        r.startErrors = r.startErrors.filter { !$0.key.hasPrefix("backoff-event/\(name)/") }
-        return nil
+        let elapsed = now.timeIntervalSince(finishedAt)
+        let delay = BlockingSocket.seconds(entry.delay)
+        if elapsed < delay {
+            return (.milliseconds(Int64(((delay - elapsed) * 1000).rounded(.up))), entry)
+        }
+        return (nil, PodRecord.Backoff(delay: min(entry.delay * 2, cap), lastUpdate: now))
+    }
+
+    /// Applies `backoff` to a container of the pod: nil when it may restart now (the restart is counted),
+    /// otherwise how long is left and upstream's waiting message (the BackOff event once per wait).
+    func backoffWait(_ r: inout PodRecord, pod: Pod, name: String, finishedAt: Date) -> (remaining: Duration, message: String)? {
+        let decision = Self.backoff(r.backoff[name], finishedAt: finishedAt, now: Date(), base: configuration.crashLoopBackoffBase,
+                                    cap: configuration.crashLoopBackoffMax)
+        r.backoff[name] = decision.entry
+        guard let remaining = decision.remaining else {
+            r.startErrors = r.startErrors.filter { !$0.key.hasPrefix("backoff-event/\(name)/") }
+            return nil
+        }
+        let podText = "\(pod.metadata.name ?? "")_\(pod.metadata.namespace ?? "")(\(pod.metadata.uid ?? ""))"
+        let marker = "backoff-event/\(name)/\(decision.entry.lastUpdate.timeIntervalSince1970)"
+        if r.startErrors[marker] == nil {
+            event(pod, container: name, type: "Warning", reason: "BackOff", message: "Back-off restarting failed container \(name) in pod \(podText)")
+            r.startErrors[marker] = ContainerStateWaiting()
+        }
+        return (remaining + .milliseconds(10),
+                "back-off \(Self.goDuration(decision.entry.delay)) restarting failed container=\(name) pod=\(podText)")
     }
 
     /// Go's time.Duration formatting of whole and fractional seconds ("10s", "2m40s", "5m0s", "500ms").
