@@ -1,5 +1,6 @@
 import Foundation
 import HerdAPI
+import Synchronization
 import Testing
 @testable import HerdNode
 
@@ -244,5 +245,54 @@ import Testing
         #expect(NodeAgent.goDuration(.seconds(160)) == "2m40s")
         #expect(NodeAgent.goDuration(.seconds(300)) == "5m0s")
         #expect(NodeAgent.goDuration(.milliseconds(500)) == "500ms")
+    }
+}
+
+@Suite struct AgentProbeTests {
+    /// Readiness flips only after `successThreshold` successes / `failureThreshold` failures in a row; the
+    /// startup probe gates readiness until it succeeds.
+    @Test func thresholdsAndStartupGate() async throws {
+        let runtime = FakeRuntime()
+        let healthy = Mutex<[String: Bool]>(["startup": false, "ready": false])
+        runtime.onExec { _, argv, _ in healthy.withLock { $0[argv[0]] ?? false } ? 0 : 1 }
+        let sandbox = try await runtime.runSandbox(SandboxConfig(podUID: "u", namespace: "ns", name: "p", hostname: "p",
+                                                                 cgroupParent: "x", logDirectory: "/tmp/none"))
+        let id = try await runtime.createContainer(sandboxID: sandbox.id, config: ContainerConfig(name: "main", attempt: 0, argv: ["x"]))
+        try await runtime.startContainer(id: id)
+        let wakes = Mutex(0)
+        let unhealthy = Mutex<[String]>([])
+        let probes = ProbeWorkers(actions: ProbeActions(runtime: runtime), wake: { _ in wakes.withLock { $0 += 1 } },
+                                  event: { _, _, _, reason, message in unhealthy.withLock { $0.append("\(reason): \(message)") } })
+        var container = Container(name: "main")
+        container.startupProbe = Probe(exec: ExecAction(command: ["startup"]), periodSeconds: 1, failureThreshold: 30)
+        container.readinessProbe = Probe(exec: ExecAction(command: ["ready"]), periodSeconds: 1, successThreshold: 2, failureThreshold: 2)
+        probes.ensure(containerID: id, podKey: "ns/p", pod: Pod(metadata: ObjectMeta(name: "p", namespace: "ns")), container: container,
+                      podIP: nil, startedAt: Date())
+        defer { probes.stopAll() }
+
+        func wait(_ what: String, _ check: (ProbeWorkers.Results) -> Bool) async throws {
+            let deadline = ContinuousClock.now + .seconds(15)
+            while ContinuousClock.now < deadline {
+                if let r = probes.results(id), check(r) { return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            Issue.record("timed out waiting for \(what): \(String(describing: probes.results(id)))")
+        }
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(probes.results(id) == ProbeWorkers.Results(ready: false, started: false, restartReason: nil))
+        #expect(!runtime.calls.contains { $0.hasPrefix("exec main ready") })
+        healthy.withLock { $0["startup"] = true }
+        try await wait("started") { $0.started }
+        #expect(probes.results(id)?.ready == false)
+        healthy.withLock { $0["ready"] = true }
+        try await wait("ready after two successes") { $0.ready }
+        let readyExecs = runtime.calls.filter { $0.hasPrefix("exec main ready") }.count
+        #expect(readyExecs >= 2)
+        healthy.withLock { $0["ready"] = false }
+        try await wait("unready after two failures") { !$0.ready }
+        #expect(unhealthy.withLock { $0 }.contains { $0.hasPrefix("Unhealthy: Readiness probe failed:") })
+        #expect(unhealthy.withLock { $0 }.contains { $0.hasPrefix("Unhealthy: Startup probe failed:") })
+        #expect(probes.results(id)?.restartReason == nil)
+        #expect(wakes.withLock { $0 } >= 3)
     }
 }
