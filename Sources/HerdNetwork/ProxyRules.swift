@@ -201,7 +201,7 @@ public enum ProxyRules {
     }
 
     /// FNV-1a, 16 hex digits (stable across runs, unlike Hasher).
-    static func hashHex(_ s: String) -> String {
+    public static func hashHex(_ s: String) -> String {
         var h: UInt64 = 0xcbf29ce484222325
         for b in s.utf8 {
             h ^= UInt64(b)

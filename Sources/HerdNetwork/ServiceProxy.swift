@@ -51,10 +51,12 @@ public final class ServiceProxy: ServiceLifecycle.Service, Sendable {
         var syncs = 0
     }
 
-    public init(client: APIClient, informers: SharedInformerFactory, configuration: ServiceProxyConfiguration,
-                logger: Logger = Logger(label: "herd.proxy")) {
+    private let informers: SharedInformerFactory
+
+    public init(client: APIClient, configuration: ServiceProxyConfiguration, logger: Logger = Logger(label: "herd.proxy")) {
         self.configuration = configuration
         self.logger = logger
+        informers = SharedInformerFactory(client: client, logger: logger)
         services = informers.informer(HerdAPI.Service.self)
         slices = informers.informer(EndpointSlice.self)
         let continuation = dirty.continuation
@@ -67,6 +69,8 @@ public final class ServiceProxy: ServiceLifecycle.Service, Sendable {
     public var syncCount: Int { state.withLock { $0.syncs } }
 
     public func run() async throws {
+        informers.start()
+        defer { informers.shutdown() }
         await services.waitForSync()
         await slices.waitForSync()
         try? FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)

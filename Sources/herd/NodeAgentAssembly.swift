@@ -47,7 +47,18 @@ enum NodeAgentAssembly {
         let agent = NodeAgent(client: client, runtime: runtime, configuration: configuration, logger: logger)
         let kubelet = KubeletServer(runtime: runtime, locator: agent, nodeName: options.nodeName, host: "0.0.0.0",
                                     port: options.kubeletPort, logger: Logger(label: "herd.kubelet-server"))
-        return (agent, [agent, kubelet, KubeletPortPublisher(server: kubelet, agent: agent)])
+        var services: [any ServiceLifecycle.Service] = [agent, kubelet, KubeletPortPublisher(server: kubelet, agent: agent)]
+        // The service proxy in its nftables mode needs root and nft; without them Services have no data path
+        // on this node (the userspace mode comes with the networking work).
+        let nft = "/usr/sbin/nft"
+        if isRoot && FileManager.default.isExecutableFile(atPath: nft) {
+            services.append(ServiceProxy(client: client, configuration: ServiceProxyConfiguration(
+                nodeName: options.nodeName, table: "herd-proxy-" + ProxyRules.hashHex(options.nodeName).prefix(8),
+                stateDirectory: options.dataDirectory + "/proxy", nftPath: nft), logger: Logger(label: "herd.proxy")))
+        } else {
+            logger.notice("no service proxy on this node: it needs root and \(nft)")
+        }
+        return (agent, services)
     }
 
     /// The running `herd` binary (the runtime starts it again as the container monitor).

@@ -103,6 +103,7 @@ struct AgentLeftovers {
             let fields = line.split(separator: " ")
             if fields.count > 4, fields[4].hasPrefix(dir) { _ = umount2(String(fields[4]), Int32(MNT_DETACH)) }
         }
+        _ = try? Shell.run("/usr/sbin/nft", ["delete", "table", "ip", proxyTable], timeout: 10)
         for controller in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
             for root in ["/sys/fs/cgroup/\(controller)/herd/\(nodeName)", "/sys/fs/cgroup/herd/\(nodeName)"] {
                 removeCgroupTree(root)
@@ -110,15 +111,25 @@ struct AgentLeftovers {
         }
     }
 
-    /// BridgeNetwork names a node's bridge "herd" + 8 hex digits of a folded 64-bit FNV-1a of the node name.
-    var bridgeName: String {
+    var fnv: UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in nodeName.utf8 {
             h ^= UInt64(b)
             h = h &* 0x100_0000_01b3
         }
-        let hex = String(UInt32(truncatingIfNeeded: h ^ (h >> 32)), radix: 16)
+        return h
+    }
+
+    /// BridgeNetwork names a node's bridge "herd" + 8 hex digits of a folded 64-bit FNV-1a of the node name.
+    var bridgeName: String {
+        let hex = String(UInt32(truncatingIfNeeded: fnv ^ (fnv >> 32)), radix: 16)
         return "herd" + String(repeating: "0", count: 8 - hex.count) + hex
+    }
+
+    /// The service proxy's nftables table: "herd-proxy-" + the first 8 of the 16 hex digits of the FNV-1a.
+    var proxyTable: String {
+        let hex = String(fnv, radix: 16)
+        return "herd-proxy-" + (String(repeating: "0", count: 16 - hex.count) + hex).prefix(8)
     }
 
     private func removeCgroupTree(_ path: String) {
@@ -455,6 +466,70 @@ struct NodeAgentTests {
             // the agent is still serving: the missing configMap appears and the pod runs
             #expect(try s.kubectl(["create", "configmap", "absent", "--from-literal=k=v"]).status == 0)
             try waitFor(s, "nocm", "{.status.phase}", "Running") { $0 == "Running" }
+        }
+    }
+
+    @Test func aServiceReachesEveryReadyPodThroughItsClusterIP() throws {
+        try withNode("10.78.0.0/16") { s, agent in
+            // each replica serves its own name from an emptyDir (containers share the host's filesystem)
+            try apply(s, """
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: web}
+                spec:
+                  replicas: 2
+                  selector: {matchLabels: {app: web}}
+                  template:
+                    metadata: {labels: {app: web}}
+                    spec:
+                      terminationGracePeriodSeconds: 1
+                      containers:
+                      - name: web
+                        image: host
+                        command: [sh, -c, "hostname > /w/id && cd /w && exec python3 -m http.server 8080"]
+                        ports: [{name: http, containerPort: 8080}]
+                        readinessProbe: {httpGet: {path: /id, port: http}, periodSeconds: 1}
+                        volumeMounts: [{name: w, mountPath: /w}]
+                      volumes: [{name: w, emptyDir: {}}]
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web}
+                spec:
+                  selector: {app: web}
+                  ports: [{name: http, port: 80, targetPort: http}]
+                """)
+            let ip = try s.kubectl(["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"]).stdout
+            #expect(ip.hasPrefix("10.96."), "a ClusterIP from --service-cidr: \(ip)")
+            let leftovers = AgentLeftovers(nodeName: agent.nodeName, dataDir: agent.dataDir.path)
+            /// The proxy's table sends the ClusterIP to `n` endpoints (checked before any request, so no packet
+            /// for the service range is sent while nothing would catch it).
+            func programmed(_ n: Int) -> Bool {
+                let map = (try? Shell.run("/usr/sbin/nft", ["list", "table", "ip", leftovers.proxyTable], timeout: 10).stdout) ?? ""
+                return map.contains("\(ip) . tcp . 80") && map.contains("numgen random mod \(n) ")
+            }
+            func names(_ tries: Int) throws -> Set<String> {
+                var seen = Set<String>()
+                for _ in 0..<tries {
+                    let r = try Shell.run("/usr/bin/curl", ["-s", "--max-time", "2", "http://\(ip)/id"], timeout: 5)
+                    seen.insert(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+                }
+                return seen
+            }
+            var deadline = Date().addingTimeInterval(90)
+            while Date() < deadline, !programmed(2) { usleep(200_000) }
+            try #require(programmed(2), "the proxy never sent the ClusterIP to two endpoints: \(agent.log.suffix(2000))")
+            let pods = Set(try s.kubectl(["get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].metadata.name}"]).stdout
+                .split(separator: " ").map(String.init))
+            #expect(try names(30) == pods, "both replicas answer on the ClusterIP")
+
+            // scaled to one: the other leaves the data path
+            let scaled = try s.kubectl(["scale", "deploy", "web", "--replicas=1"])
+            #expect(scaled.status == 0, "\(scaled.output)")
+            deadline = Date().addingTimeInterval(60)
+            while Date() < deadline, !programmed(1) { usleep(100_000) }
+            #expect(programmed(1))
+            #expect(try names(10).count == 1)
         }
     }
 

@@ -69,8 +69,15 @@ private func sh(_ args: [String], timeout: TimeInterval = 20) throws -> (status:
 @Suite(.serialized) struct ServiceProxyDataPathTests {
     let ns = "herdtest-proxy-\(UUID().uuidString.prefix(6).lowercased())"
 
+    @discardableResult
     func inNS(_ args: [String], timeout: TimeInterval = 10) throws -> (status: Int32, output: String) {
         try sh(["ip", "netns", "exec", ns] + args, timeout: timeout)
+    }
+
+    /// A set-up step that must work.
+    func setUp(_ args: [String]) throws {
+        let r = try inNS(args)
+        try #require(r.status == 0, "\(args.joined(separator: " ")): \(r.output)")
     }
 
     func curl(_ url: String) throws -> (status: Int32, output: String) {
@@ -93,15 +100,15 @@ private func sh(_ args: [String], timeout: TimeInterval = 20) throws -> (status:
             for d in dirs { try? FileManager.default.removeItem(atPath: d) }
         }
         try #require(try sh(["ip", "netns", "add", ns]).status == 0)
-        try inNS(["ip", "link", "set", "lo", "up"])
+        try setUp(["ip", "link", "set", "lo", "up"])
         // a veth pair stands in for the node's pod-facing link (no dummy module on every kernel)
-        try inNS(["ip", "link", "add", "eps", "type", "veth", "peer", "name", "eps-peer"])
-        try inNS(["ip", "link", "set", "eps-peer", "up"])
-        try inNS(["ip", "addr", "add", "10.200.0.1/24", "dev", "eps"])
-        try inNS(["ip", "addr", "add", "10.200.0.2/24", "dev", "eps"])
-        try inNS(["ip", "link", "set", "eps", "up"])
+        try setUp(["ip", "link", "add", "eps", "type", "veth", "peer", "name", "eps-peer"])
+        try setUp(["ip", "link", "set", "eps-peer", "up"])
+        try setUp(["ip", "addr", "add", "10.200.0.1/24", "dev", "eps"])
+        try setUp(["ip", "addr", "add", "10.200.0.2/24", "dev", "eps"])
+        try setUp(["ip", "link", "set", "eps", "up"])
         // the service range has a route, as on a real node
-        try inNS(["ip", "route", "add", "10.43.0.0/16", "dev", "eps"])
+        try setUp(["ip", "route", "add", "10.43.0.0/16", "dev", "eps"])
         for (i, d) in dirs.enumerated() {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
