@@ -67,6 +67,10 @@ struct AgentCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
+        if let netns {
+            // refused rather than ignored: the node would silently run in this machine's own network
+            throw ValidationError("--netns \(netns): nodes in their own network namespace come with multi-node networking (herd cluster up); not supported yet")
+        }
         guard (0...65535).contains(kubeletPort) else { throw ValidationError("--kubelet-port \(kubeletPort): must be between 0 and 65535") }
         guard crashLoopBackoffBase > 0, crashLoopBackoffMax >= crashLoopBackoffBase else {
             throw ValidationError("--crash-loop-backoff-base must be positive and at most --crash-loop-backoff-max")
