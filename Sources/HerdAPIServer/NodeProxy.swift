@@ -122,12 +122,36 @@ final class NodeProxy: Sendable {
         }
         let logger = self.logger
         let body = ResponseBody { writer in
+            // The kubelet's chunks and a heartbeat in one sequence: an empty write every second finds out
+            // when the client has gone while the log is idle, and ends the kubelet's stream with it.
+            let (relay, relayInput) = AsyncStream<ByteBuffer?>.makeStream()
+            let pump = Task {
+                do {
+                    for try await chunk in response.body { relayInput.yield(chunk) }
+                } catch {
+                    logger.debug("log stream of \(podName) from its node ended: \(error)")
+                }
+                relayInput.yield(nil)
+                relayInput.finish()
+            }
+            let heartbeat = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    relayInput.yield(ByteBuffer())
+                }
+            }
+            defer {
+                pump.cancel()
+                heartbeat.cancel()
+            }
             do {
-                for try await chunk in response.body {
+                for await item in relay {
+                    guard let chunk = item else { break }
                     try await writer.write(chunk)
                 }
             } catch {
                 logger.debug("log stream of \(podName) ended: \(error)")
+                return
             }
             try await writer.finish(nil)
         }

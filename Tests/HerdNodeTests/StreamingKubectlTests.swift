@@ -274,6 +274,40 @@ enum RFC3339Nano {
         }
     }
 
+    // Known gap: Hummingbird does not fail an empty write once the client has gone, so an idle followed log
+    // is noticed only when the container exits (or, presumably, at its next line). Enable once fixed.
+    @Test(.disabled("an idle follow outlives its client until the container exits"))
+    func aFollowEndsWhenTheClientGoesAway() async throws {
+        try await StreamingCluster.with { c in
+            let ids = try await c.runPod("endless")
+            try await c.appendLog(ids["main"]!, ["line"])
+            let kubelet = try APIClient(config: ClientConfig(server: "http://127.0.0.1:\(c.kubeletPort)"))
+            defer { Task { try? await kubelet.shutdown() } }
+            func streams() async throws -> String? {
+                let text = String(decoding: try await kubelet.send(.GET, "/metrics").body, as: UTF8.self)
+                return text.split(separator: "\n").first { $0.hasPrefix("herd_kubelet_log_streams ") }.map { String($0.split(separator: " ")[1]) }
+            }
+            // a client of the kubelet itself stopped while the log is idle
+            let direct = try await c.run("/usr/bin/curl", ["-s", "-m", "2", "http://127.0.0.1:\(c.kubeletPort)/containerLogs/default/endless/main?follow=true"], timeout: .seconds(10))
+            #expect(direct.stdout == "line\n")
+            var directOpen = try await streams()
+            for _ in 0..<50 where directOpen != "0" {
+                try await Task.sleep(for: .milliseconds(100))
+                directOpen = try await streams()
+            }
+            #expect(directOpen == "0", "the kubelet did not notice its client leave")
+            // kubectl is stopped while the log is idle: the API server and then the kubelet must notice
+            let followed = try await c.kubectl(["logs", "-f", "endless"], timeout: .seconds(2))
+            #expect(followed.stdout == "line\n")
+            var open = try await streams()
+            for _ in 0..<100 where open != "0" {
+                try await Task.sleep(for: .milliseconds(100))
+                open = try await streams()
+            }
+            #expect(open == "0")
+        }
+    }
+
     @Test func logErrorsAreUpstreamStatuses() async throws {
         try await StreamingCluster.with { c in
             try await c.runPod("two", containers: ["a", "b"])
