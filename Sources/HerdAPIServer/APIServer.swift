@@ -98,10 +98,16 @@ public final class APIServer: ServiceLifecycle.Service, Sendable {
             logger: logger)
         let compactor = Task { [core, configuration] in await core.compactLoop(every: configuration.compactionInterval) }
         defer { compactor.cancel() }
-        try await withGracefulShutdownHandler {
-            try await app.run()
-        } onGracefulShutdown: { [core] in
-            Task { await core.cache.stop() }
+        do {
+            try await withGracefulShutdownHandler {
+                try await app.run()
+            } onGracefulShutdown: { [core] in
+                Task { await core.cache.stop() }
+            }
+        } catch {
+            await core.cache.stop()
+            await core.nodeProxy.shutdown()
+            throw error
         }
         await core.cache.stop()
         await core.nodeProxy.shutdown()

@@ -7,6 +7,7 @@ import HummingbirdWebSocket
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import Synchronization
 
 /// The API server's way to the node agents: `pods/log`, `pods/exec` and `pods/attach` are proxied to the
 /// kubelet server of the pod's node (its InternalIP and `status.daemonEndpoints.kubeletEndpoint.Port`),
@@ -14,23 +15,37 @@ import NIOCore
 final class NodeProxy: Sendable {
     let handlers: ResourceHandlers
     let registry: KindRegistry
-    let http: HTTPClient
     let logger: Logger
     static let maxFrameSize = 1 << 20
+    /// Made on first use: a server that never proxies (or never runs) has no client to shut down, and an
+    /// HTTPClient dropped without `shutdown()` is a crash in debug builds.
+    private let client = Mutex<HTTPClient?>(nil)
 
     init(handlers: ResourceHandlers, registry: KindRegistry, logger: Logger) {
         self.handlers = handlers
         self.registry = registry
         self.logger = logger
-        var config = HTTPClient.Configuration()
-        config.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(5))
-        config.connectionPool.retryConnectionEstablishment = false
-        config.redirectConfiguration = .disallow
-        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+    }
+
+    var http: HTTPClient {
+        client.withLock { existing in
+            if let existing { return existing }
+            var config = HTTPClient.Configuration()
+            config.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(5))
+            config.connectionPool.retryConnectionEstablishment = false
+            config.redirectConfiguration = .disallow
+            let made = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+            existing = made
+            return made
+        }
     }
 
     func shutdown() async {
-        try? await http.shutdown()
+        let made = client.withLock { c -> HTTPClient? in
+            defer { c = nil }
+            return c
+        }
+        try? await made?.shutdown()
     }
 
     // MARK: lookups

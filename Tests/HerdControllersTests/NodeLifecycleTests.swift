@@ -148,7 +148,8 @@ import Testing
                 #expect(lost)
                 let leased = try await c.client.get(Node.self, name: "leased")
                 #expect(leased.status?.conditions?.first { $0.type == "Ready" }?.status == "True")
-                #expect((leased.spec?.taints ?? []).isEmpty)
+                let taints = leased.spec?.taints ?? []
+                #expect(taints.isEmpty)
 
                 // the kubelet is back: it posts Ready again and the taints go
                 var node = try await c.client.get(Node.self, name: "lost")

@@ -89,7 +89,8 @@ import Testing
                 }
                 #expect(evented)
                 let p = try await c.client.get(Pod.self, namespace: "default", name: "huge")
-                #expect((p.spec?.nodeName ?? "").isEmpty)
+                let nodeName = p.spec?.nodeName ?? ""
+                #expect(nodeName.isEmpty)
             }
         }
     }

@@ -15,10 +15,11 @@ import Testing
 
                 let first = try await c.client.get(ServiceAccount.self, namespace: "team", name: "default")
                 try await c.client.delete(ServiceAccount.self, namespace: "team", name: "default")
-                #expect(try await c.eventually {
-                    let again = try? await c.client.get(ServiceAccount.self, namespace: "team", name: "default")
-                    return again != nil && again?.metadata.uid != first.metadata.uid
-                })
+                let replaced = await c.eventually {
+                    guard let again = try? await c.client.get(ServiceAccount.self, namespace: "team", name: "default") else { return false }
+                    return again.metadata.uid != first.metadata.uid
+                }
+                #expect(replaced)
             }
         }
     }
