@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     need=""
-    for pkg in etcd-server etcd-client nftables iproute2 apache2-utils wrk dnsutils haproxy libsqlite3-dev; do
+    for pkg in etcd-server etcd-client nftables iproute2 apache2-utils wrk dnsutils haproxy libsqlite3-dev curl; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
     done
     if [ -n "$need" ]; then
