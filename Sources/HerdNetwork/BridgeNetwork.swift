@@ -1,5 +1,6 @@
 // The node's pod network: IPAM over the node's pod CIDR, the node bridge and one veth per pod.
 import Foundation
+import HerdAPI
 import Logging
 import Synchronization
 
@@ -42,40 +43,12 @@ public struct BridgeNetworkConfiguration: Sendable {
     }
 }
 
-/// An IPv4 prefix (`10.42.3.0/24`).
-public struct IPv4Subnet: Sendable, Equatable {
-    public var network: UInt32
-    public var prefixLength: Int
-
-    public init?(_ cidr: String) {
-        let parts = cidr.split(separator: "/")
-        guard parts.count == 2, let len = Int(parts[1]), (8...30).contains(len), let addr = IPv4Subnet.parse(String(parts[0])) else { return nil }
-        prefixLength = len
-        network = addr & IPv4Subnet.mask(len)
-    }
-
-    static func mask(_ len: Int) -> UInt32 { len == 0 ? 0 : ~UInt32(0) << (32 - UInt32(len)) }
-
-    public static func parse(_ s: String) -> UInt32? {
-        let octets = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4 else { return nil }
-        var v: UInt32 = 0
-        for o in octets {
-            guard let b = UInt8(o) else { return nil }
-            v = v << 8 | UInt32(b)
-        }
-        return v
-    }
-
-    public static func format(_ v: UInt32) -> String {
-        "\(v >> 24).\(v >> 16 & 255).\(v >> 8 & 255).\(v & 255)"
-    }
-
-    public var broadcast: UInt32 { network | ~IPv4Subnet.mask(prefixLength) }
-    public var gateway: UInt32 { network + 1 }
+extension IPv4CIDR {
+    public var broadcast: UInt32 { base | ~IPv4CIDR.mask(prefixLength) }
+    /// The bridge's address: the first of the range.
+    public var gateway: UInt32 { base + 1 }
     /// Addresses pods may get: not the network, the gateway or the broadcast address.
-    public var podRange: ClosedRange<UInt32> { (network + 2)...(broadcast - 1) }
-    public func contains(_ v: UInt32) -> Bool { v & IPv4Subnet.mask(prefixLength) == network }
+    public var podRange: ClosedRange<UInt32> { (base + 2)...(broadcast - 1) }
 }
 
 /// The pod network of one node: a Linux bridge holding the pod CIDR's gateway address, and per pod a veth
@@ -86,22 +59,22 @@ public struct IPv4Subnet: Sendable, Equatable {
 public final class BridgeNetwork: Sendable {
     public let configuration: BridgeNetworkConfiguration
     /// nil when `podCIDR` does not parse (every operation then throws `.invalidConfiguration`).
-    public let subnet: IPv4Subnet?
+    public let subnet: IPv4CIDR?
     let logger: Logger
     /// Serializes allocation and release (the state file is read-modify-written).
     let lock = Mutex(())
 
     /// The bridge's address, the pods' default gateway (cluster DNS listens here).
-    public var gatewayAddress: String { subnet.map { IPv4Subnet.format($0.gateway) } ?? "" }
+    public var gatewayAddress: String { subnet.map { IPv4CIDR.format($0.gateway) } ?? "" }
     public var bridgeName: String { configuration.bridgeName }
 
     public init(configuration: BridgeNetworkConfiguration, logger: Logger) {
         self.configuration = configuration
-        self.subnet = IPv4Subnet(configuration.podCIDR)
+        self.subnet = IPv4CIDR(configuration.podCIDR).flatMap { (8...30).contains($0.prefixLength) ? $0 : nil }
         self.logger = logger
     }
 
-    func validSubnet() throws -> IPv4Subnet {
+    func validSubnet() throws -> IPv4CIDR {
         guard let subnet else {
             throw NetworkError.invalidConfiguration("pod CIDR \(configuration.podCIDR) is not an IPv4 prefix between /8 and /30")
         }
@@ -111,13 +84,9 @@ public final class BridgeNetwork: Sendable {
         return subnet
     }
 
-    /// 8 hex digits of FNV-1a (stable across processes, unlike `Hasher`).
+    /// 8 hex digits of FNV-1a folded to 32 bits (stable across processes, unlike `Hasher`).
     public static func hashHex(_ s: String) -> String {
-        var h: UInt64 = 0xcbf29ce484222325
-        for b in s.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x100000001b3
-        }
+        let h = ProxyRules.fnv1a(s)
         let folded = UInt32(truncatingIfNeeded: h ^ (h >> 32))
         let hex = String(folded, radix: 16)
         return String(repeating: "0", count: 8 - hex.count) + hex
@@ -227,11 +196,11 @@ public final class BridgeNetwork: Sendable {
         return try lock.withLock { _ in
             var pods = loadAssignments()
             if let existing = pods[podUID] { return existing }
-            let taken = Set(pods.values.compactMap(IPv4Subnet.parse))
+            let taken = Set(pods.values.compactMap(IPv4CIDR.parseAddress))
             guard let free = subnet.podRange.first(where: { !taken.contains($0) }) else {
                 throw NetworkError.exhausted("no free address in \(configuration.podCIDR) for pod \(podUID)")
             }
-            let address = IPv4Subnet.format(free)
+            let address = IPv4CIDR.format(free)
             pods[podUID] = address
             try saveAssignments(pods)
             return address
@@ -256,7 +225,7 @@ public final class BridgeNetwork: Sendable {
               let decoded = try? JSONDecoder().decode(Assignments.self, from: data) else { return [:] }
         // Assignments from another CIDR (the node got a new one) are not valid here.
         guard let subnet else { return [:] }
-        return decoded.pods.filter { IPv4Subnet.parse($0.value).map(subnet.contains) ?? false }
+        return decoded.pods.filter { IPv4CIDR.parseAddress($0.value).map { subnet.contains($0) } ?? false }
     }
 
     private func saveAssignments(_ pods: [String: String]) throws {

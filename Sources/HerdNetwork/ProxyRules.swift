@@ -200,14 +200,19 @@ public enum ProxyRules {
         (["    chain \(name) {"] + body + ["    }"]).joined(separator: "\n")
     }
 
-    /// FNV-1a, 16 hex digits (stable across runs, unlike Hasher).
-    public static func hashHex(_ s: String) -> String {
+    /// 64-bit FNV-1a: names of chains, tables, bridges and veths that are stable across runs (unlike Hasher).
+    public static func fnv1a(_ s: String) -> UInt64 {
         var h: UInt64 = 0xcbf29ce484222325
         for b in s.utf8 {
             h ^= UInt64(b)
             h = h &* 0x100000001b3
         }
-        let hex = String(h, radix: 16)
+        return h
+    }
+
+    /// FNV-1a as 16 hex digits.
+    public static func hashHex(_ s: String) -> String {
+        let hex = String(fnv1a(s), radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }

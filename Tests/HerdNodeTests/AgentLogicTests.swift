@@ -278,7 +278,12 @@ import Testing
             }
             Issue.record("timed out waiting for \(what): \(String(describing: probes.results(id)))")
         }
-        try await Task.sleep(for: .milliseconds(1500))
+        // the startup probe fails first (waiting on its event, not on a clock: a loaded machine may start the
+        // probe loop late)
+        let failedOnce = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < failedOnce, !unhealthy.withLock({ $0.contains { $0.hasPrefix("Unhealthy: Startup probe failed:") } }) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         #expect(probes.results(id) == ProbeWorkers.Results(ready: false, started: false, restartReason: nil))
         #expect(!runtime.calls.contains { $0.hasPrefix("exec main ready") })
         healthy.withLock { $0["startup"] = true }
