@@ -45,7 +45,10 @@ enum NodeAgentAssembly {
             configuration.networkSetup = { cidr in try await network.setUp(podCIDR: cidr) }
         }
         let agent = NodeAgent(client: client, runtime: runtime, configuration: configuration, logger: logger)
-        let kubelet = KubeletServer(runtime: runtime, locator: agent, nodeName: options.nodeName, host: "0.0.0.0",
+        // only on the node's address: the streaming server has no authentication yet (like the API server,
+        // which listens on loopback until TLS and authentication land)
+        let kubelet = KubeletServer(runtime: runtime, locator: agent, nodeName: options.nodeName,
+                                    host: options.nodeIP ?? NodeAgent.defaultNodeIP(),
                                     port: options.kubeletPort, logger: Logger(label: "herd.kubelet-server"))
         var services: [any ServiceLifecycle.Service] = [agent, kubelet, KubeletPortPublisher(server: kubelet, agent: agent)]
         // The service proxy in its nftables mode needs root and nft; without them Services have no data path

@@ -105,12 +105,15 @@ public final class NodeAgent: ServiceLifecycle.Service, PodContainerLocator, Sen
     private let adopted = Atomic<Bool>(false)
     let hostResolvConf: String?
 
+    /// The node's InternalIP when none is configured: the machine's first non-loopback IPv4 address.
+    public static func defaultNodeIP() -> String { MachineInfo.firstIPv4() ?? "127.0.0.1" }
+
     public init(client: APIClient, runtime: any ContainerRuntime, configuration: NodeAgentConfiguration, logger: Logger) {
         self.client = client
         self.runtime = runtime
         self.configuration = configuration
         self.logger = logger
-        let nodeIP = configuration.nodeIP ?? MachineInfo.firstIPv4() ?? "127.0.0.1"
+        let nodeIP = configuration.nodeIP ?? Self.defaultNodeIP()
         reporter = NodeStatusReporter(client: client, nodeName: configuration.nodeName, nodeIP: nodeIP,
                                       dataDirectory: configuration.dataDirectory, runtimeVersion: configuration.runtimeVersion,
                                       kubeletVersion: configuration.kubeletVersion,
