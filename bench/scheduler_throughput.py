@@ -114,7 +114,7 @@ def replicaset(replicas):
 
 class PodWatch(threading.Thread):
     """One watch of the default namespace's pods: stamps (monotonic) when each pod is first seen, first seen
-    bound and first seen Running, and which node it went to."""
+    bound, first seen Running and first seen Ready, and which node it went to."""
 
     def __init__(self, url, resource_version):
         super().__init__(daemon=True)
@@ -122,7 +122,7 @@ class PodWatch(threading.Thread):
         self.conn = http.client.HTTPConnection(host, int(port), timeout=3600)
         self.path = (f"/api/v1/namespaces/default/pods?watch=true&resourceVersion={resource_version}"
                      "&timeoutSeconds=3600")
-        self.created, self.bound, self.running, self.node = {}, {}, {}, {}
+        self.created, self.bound, self.running, self.ready, self.node = {}, {}, {}, {}, {}
         self.lock = threading.Lock()
         self.error = None
         self.stopping = False
@@ -151,6 +151,9 @@ class PodWatch(threading.Thread):
                         self.node[name] = node
                     if obj.get("status", {}).get("phase") == "Running":
                         self.running.setdefault(name, now)
+                    if any(c.get("type") == "Ready" and c.get("status") == "True"
+                           for c in obj.get("status", {}).get("conditions") or []):
+                        self.ready.setdefault(name, now)
         except Exception as e:  # reported by the main thread
             if not self.stopping:
                 self.error = e

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Issue 4 goals: 100 pods created at once on one real node, time from create to Ready as seen by a watch,
+p99 <= 1 s (upstream SLO: p99 <= 5 s); the agent's RSS when idle <= 40 MB.
+
+Each run starts a fresh `herd server --disable-agent` (API server, scheduler, controllers) and one real
+`herd agent` process (root: namespaces, cgroups, a bridge and a veth per pod), waits for its node to be
+Ready, measures the agent's VmRSS (idle), opens a pod watch, then creates 100 pods from 16 threads. Each
+pod runs `sleep` in its own sandbox; the watch stamps when each becomes Ready. Latency = Ready stamp minus
+the moment its create request was sent. The pods are deleted at the end of the run and the agent stopped;
+the agent removes what it made.
+"""
+
+import argparse
+import concurrent.futures
+import os
+import sys
+import threading
+import time
+import urllib.request
+
+import lib
+from scheduler_throughput import ControlPlane, PodWatch, get_json, send_json
+
+GOAL_P99_MS = 1000
+GOAL_RSS_MB = 40
+
+
+class RealAgent(lib._Process):
+    """`herd agent` (a real node) against a control plane; started when its node is Ready."""
+
+    name = "herd-agent"
+
+    def __init__(self, plane, node):
+        super().__init__()
+        self.plane, self.node = plane, node
+
+    def start(self):
+        self._spawn([lib.HERD_BIN, "agent", "--kubeconfig", self.plane.kubeconfig, "--node-name", self.node,
+                     "--data-dir", os.path.join(self.dir, "data"), "--kubelet-port", "0",
+                     "--log-level", os.environ.get("HERD_LOG_LEVEL", "notice")])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"herd agent exited with {self.proc.returncode}; log:\n{lib._tail(self.log_path)}")
+            try:
+                node = get_json(self.plane.url, f"/api/v1/nodes/{self.node}", timeout=5)
+                ready = any(c["type"] == "Ready" and c["status"] == "True"
+                            for c in node.get("status", {}).get("conditions", []))
+                if ready and node.get("spec", {}).get("podCIDR"):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"node {self.node} not Ready in 60 s; log:\n{lib._tail(self.log_path)}")
+
+    def stop(self):
+        # SIGTERM: the agent leaves its pods running by design, so delete them first (run_once does)
+        super().stop()
+
+
+def pod(name, run):
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default", "labels": {"app": "startup", "run": str(run)}},
+            "spec": {"containers": [{"name": "app", "image": "host", "command": ["/bin/sleep", "3600"],
+                                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}],
+                     "terminationGracePeriodSeconds": 1}}
+
+
+def run_once(run, n, threads):
+    with ControlPlane(6) as plane:
+        with RealAgent(plane, f"startup-{run}") as agent:
+            time.sleep(3)  # settle: first status posts, informers synced
+            idle_rss = lib.rss_mb(agent.pid)
+            rv = get_json(plane.url, "/api/v1/namespaces/default/pods?limit=1")["metadata"]["resourceVersion"]
+            watch = PodWatch(plane.url, rv)
+            watch.start()
+            sent = {}
+            lock = threading.Lock()
+
+            def create(i):
+                name = f"p{run}-{i:03d}"
+                with lock:
+                    sent[name] = time.monotonic()
+                send_json(plane.url, "POST", "/api/v1/namespaces/default/pods", pod(name, run))
+
+            load = lib.loadavg()
+            with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+                list(ex.map(create, range(n)))
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if watch.error:
+                    raise RuntimeError(f"watch failed: {watch.error}")
+                with watch.lock:
+                    done = len(watch.ready)
+                if done >= n:
+                    break
+                time.sleep(0.05)
+            with watch.lock:
+                ready = dict(watch.ready)
+            busy_rss = lib.rss_mb(agent.pid)
+            watch.stop()
+            if len(ready) < n:
+                raise RuntimeError(f"only {len(ready)} of {n} pods Ready after 120 s; agent log:\n{lib._tail(agent.log_path)}")
+            lat = sorted((ready[k] - sent[k]) * 1000 for k in sent)
+            # delete the pods and wait until the agent has removed them
+            req = urllib.request.Request(plane.url + "/api/v1/namespaces/default/pods?labelSelector=run%3D" + str(run),
+                                         method="DELETE")
+            urllib.request.urlopen(req, timeout=60).read()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and get_json(plane.url, "/api/v1/namespaces/default/pods")["items"]:
+                time.sleep(0.2)
+            return {"p50": lib.percentile(lat, 50), "p99": lib.percentile(lat, 99), "max": lat[-1],
+                    "idle_rss": idle_rss, "busy_rss": busy_rss, "load": load}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--pods", type=int, default=100)
+    p.add_argument("--threads", type=int, default=16)
+    a = p.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("pod_startup.py runs real pods: run it as root")
+    lib.banner("Pod startup: 100 pods at once on one real node, create to Ready", ["bench/pod_startup.py"] + sys.argv[1:])
+    rows, results = [], []
+    for run in range(a.runs):
+        r = run_once(run, a.pods, a.threads)
+        results.append(r)
+        rows.append([run + 1, f"{r['p50']:.0f}", f"{r['p99']:.0f}", f"{r['max']:.0f}", f"{r['idle_rss']:.1f}",
+                     f"{r['busy_rss']:.1f}", f"{r['load']:.2f}"])
+    print(lib.table(["run", "p50 ms", "p99 ms", "max ms", "agent RSS idle MiB", f"agent RSS {a.pods} pods MiB", "load"], rows))
+    p99 = lib.median([r["p99"] for r in results])
+    rss = lib.median([r["idle_rss"] for r in results])
+    print()
+    print(f"median p99 {p99:.0f} ms (goal <= {GOAL_P99_MS} ms: {'met' if p99 <= GOAL_P99_MS else 'MISSED'}); "
+          f"median idle agent RSS {rss:.1f} MiB (goal <= {GOAL_RSS_MB} MiB: {'met' if rss <= GOAL_RSS_MB else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()
