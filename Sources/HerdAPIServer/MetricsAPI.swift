@@ -78,8 +78,8 @@ struct MetricsAPI: Sendable {
 
     private func listQuery(_ query: Query, name: String?) -> Query {
         var parts: [String] = []
-        if let ls = query["labelSelector"], !ls.isEmpty { parts.append("labelSelector=" + NodeProxy.escape(ls)) }
-        if let name { parts.append("fieldSelector=" + NodeProxy.escape("metadata.name=\(name)")) }
+        if let ls = query["labelSelector"], !ls.isEmpty { parts.append("labelSelector=" + QueryEscaping.escape(ls)) }
+        if let name { parts.append("fieldSelector=" + QueryEscaping.escape("metadata.name=\(name)")) }
         return Query(parts.joined(separator: "&"))
     }
 

@@ -116,8 +116,8 @@ final class NodeProxy: Sendable {
         if let t = query["tailLines"], !t.isEmpty, Int(t) == nil {
             throw APIError.badRequest("tailLines: Invalid value: \"\(t)\": must be an integer")
         }
-        var url = base + "/containerLogs/\(Self.escape(r.namespace ?? "default"))/\(Self.escape(podName))/\(Self.escape(container))"
-        if !params.isEmpty { url += "?" + params.map { "\(Self.escape($0.0))=\(Self.escape($0.1))" }.joined(separator: "&") }
+        var url = base + "/containerLogs/\(QueryEscaping.escape(r.namespace ?? "default"))/\(QueryEscaping.escape(podName))/\(QueryEscaping.escape(container))"
+        if !params.isEmpty { url += "?" + QueryEscaping.encode(params) }
         let response: HTTPClientResponse
         do {
             response = try await http.execute(HTTPClientRequest(url: url), deadline: .distantFuture)
@@ -173,20 +173,6 @@ final class NodeProxy: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/plain", .cacheControl: "no-cache, private"], body: body)
     }
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(b))
-            default:
-                out += String(format: "%%%02X", b)
-            }
-        }
-        return out
-    }
-
     // MARK: pods/exec and pods/attach
 
     static let streamProtocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
@@ -205,7 +191,7 @@ final class NodeProxy: Sendable {
         let container = try Self.container(of: pod, requested: query["container"], podName: podName)
         let base = try await kubeletURL(forPod: pod, podName: podName)
         return base.replacingOccurrences(of: "http://", with: "ws://")
-            + "/\(subresource)/\(Self.escape(namespace))/\(Self.escape(podName))/\(Self.escape(container))"
+            + "/\(subresource)/\(QueryEscaping.escape(namespace))/\(QueryEscaping.escape(podName))/\(QueryEscaping.escape(container))"
     }
 
     /// An exec/attach request that arrived without a WebSocket upgrade (or one we do not speak, like SPDY):

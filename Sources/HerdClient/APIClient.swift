@@ -221,7 +221,7 @@ public final class APIClient: Sendable {
                              contentType: String?, accept: String?, headers: [(String, String)]) -> HTTPClientRequest {
         var url = base + (path.hasPrefix("/") ? path : "/" + path)
         if !query.isEmpty {
-            url += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
+            url += "?" + QueryEscaping.encode(query)
         }
         var request = HTTPClientRequest(url: url)
         request.method = method
@@ -241,23 +241,6 @@ public final class APIClient: Sendable {
     private func report(_ warnings: [String]) {
         guard let warningHandler else { return }
         for w in warnings { warningHandler(w) }
-    }
-
-    /// Query values are percent-encoded except RFC 3986 unreserved characters, as Go's url.Values does
-    /// (so `fieldSelector=metadata.name%3Dx`).
-    static func percentEncode(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(b))
-            default:
-                out += String(format: "%%%02X", b)
-            }
-        }
-        return out
     }
 
     private func transportError(_ error: Error) -> Error {

@@ -67,27 +67,12 @@ struct RemoteCommandClient {
     static let v5 = "v5.channel.k8s.io"
     static let maxFrameSize = 1 << 20
 
-    /// Query values as Go's url.Values encodes them: everything but RFC 3986 unreserved characters escaped.
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(b))
-            default:
-                out += String(format: "%%%02X", b)
-            }
-        }
-        return out
-    }
-
     func run(path: String, query: [(String, String)], stdin: Bool, tty: Bool) async throws -> Int32 {
         var base = config.server
         while base.hasSuffix("/") { base.removeLast() }
         let secure = base.lowercased().hasPrefix("https://")
         base = (secure ? "wss://" : "ws://") + base.drop { $0 != ":" }.dropFirst(3)
-        let url = base + path + "?" + query.map { "\(Self.escape($0.0))=\(Self.escape($0.1))" }.joined(separator: "&")
+        let url = base + path + "?" + QueryEscaping.encode(query)
         var wsConfig = WebSocketClientConfiguration(maxFrameSize: Self.maxFrameSize)
         wsConfig.additionalHeaders[.secWebSocketProtocol] = Self.v5
         wsConfig.additionalHeaders[.userAgent] = config.userAgent
