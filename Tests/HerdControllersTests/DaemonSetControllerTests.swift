@@ -144,7 +144,9 @@ import Testing
                         #expect(most <= 4)
                         #expect(fewestAvailable >= 3)
                     }
-                    let hashes = Set(try await Self.pods(c, "roll").compactMap { $0.metadata.labels?["controller-revision-hash"] })
+                    // old pods may still be terminating (graceful deletion on their node): the live ones count
+                    let hashes = Set(try await Self.pods(c, "roll").filter { $0.metadata.deletionTimestamp == nil }
+                        .compactMap { $0.metadata.labels?["controller-revision-hash"] })
                     #expect(hashes.count == 1 && hashes.first != oldHash)
                 }
             }

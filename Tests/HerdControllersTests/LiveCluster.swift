@@ -76,15 +76,22 @@ struct LiveCluster {
         allLabels["kubernetes.io/hostname"] = name
         var node = Node(metadata: ObjectMeta(name: name, labels: allLabels))
         node.spec = NodeSpec(taints: taints)
-        let created = try await client.create(node)
-        node = created
-        let now = Time.now()
-        node.status = NodeStatus(capacity: capacity, allocatable: capacity, phase: nil,
-                                 conditions: [NodeCondition(type: "Ready", status: "True", lastHeartbeatTime: now,
-                                                            lastTransitionTime: now, reason: "KubeletReady",
-                                                            message: "kubelet is posting ready status")],
-                                 addresses: [NodeAddress(type: "InternalIP", address: "127.0.0.1")])
-        return try await client.updateStatus(node)
+        node = try await client.create(node)
+        // a running controller (node IPAM) may write the node between its create and this status write
+        for attempt in 0..<5 {
+            let now = Time.now()
+            node.status = NodeStatus(capacity: capacity, allocatable: capacity, phase: nil,
+                                     conditions: [NodeCondition(type: "Ready", status: "True", lastHeartbeatTime: now,
+                                                                lastTransitionTime: now, reason: "KubeletReady",
+                                                                message: "kubelet is posting ready status")],
+                                     addresses: [NodeAddress(type: "InternalIP", address: "127.0.0.1")])
+            do {
+                return try await client.updateStatus(node)
+            } catch let e as APIError where e.code == 409 && attempt < 4 {
+                node = try await client.get(Node.self, name: name)
+            }
+        }
+        return node
     }
 
     /// Polls `condition` every 50 ms until it holds or `timeout` passes; returns whether it held.

@@ -101,6 +101,10 @@ struct ReplicaSetControllerTests {
             try await c.running(["replicaset-controller"]) {
                 let orphan = try await c.client.create(Pod(metadata: ObjectMeta(name: "orphan", namespace: "default", labels: ["app": "web"]),
                                                            spec: PodSpec(containers: [Container(name: "app", image: "nginx:1.25")])))
+                // the controller adopts what its cache holds: a ReplicaSet synced before the orphan reaches the
+                // cache makes two pods of its own, and one of the three then goes (maybe the orphan)
+                let pods = c.informers.informer(Pod.self)
+                #expect(await c.eventually { pods.store.get(namespace: "default", name: "orphan") != nil })
                 let rs = try await c.client.create(WorkloadFixtures.replicaSet("web", replicas: 2))
                 #expect(try await c.eventually {
                     let pods = try await WorkloadFixtures.pods(c)

@@ -126,8 +126,13 @@ func testPod(_ name: String, containers: [Container], inits: [Container]? = nil,
             #expect(status.addresses?.contains(NodeAddress(type: "Hostname", address: "node-a")) == true)
             #expect(status.nodeInfo?.containerRuntimeVersion?.hasPrefix("herd://") == true)
             #expect(Set(status.conditions?.compactMap(\.type) ?? []) == ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"])
-            let lease = try await c.client.get(Lease.self, namespace: "kube-node-lease", name: "node-a")
-            #expect(lease.spec?.holderIdentity == "node-a")
+            // the Lease is written beside the status, not before it
+            var lease: Lease?
+            while ContinuousClock.now < deadline, lease == nil {
+                lease = try? await c.client.get(Lease.self, namespace: "kube-node-lease", name: "node-a")
+                if lease == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(lease?.spec?.holderIdentity == "node-a")
         }
     }
 

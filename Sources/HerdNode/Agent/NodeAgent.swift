@@ -228,12 +228,12 @@ public final class NodeAgent: ServiceLifecycle.Service, PodContainerLocator, Sen
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
+                // the Lease exists from registration on (renewed first, then every interval)
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: self.configuration.leaseRenewInterval)
-                    if Task.isCancelled { return }
                     do { try await self.reporter.renewLease() } catch {
                         self.logger.debug("lease renewal failed", metadata: ["error": "\(error)"])
                     }
+                    try? await Task.sleep(for: self.configuration.leaseRenewInterval)
                 }
             }
             group.addTask {
