@@ -12,6 +12,7 @@ the agent removes what it made.
 
 import argparse
 import concurrent.futures
+import glob
 import os
 import sys
 import threading
@@ -54,8 +55,15 @@ class RealAgent(lib._Process):
         raise RuntimeError(f"node {self.node} not Ready in 60 s; log:\n{lib._tail(self.log_path)}")
 
     def stop(self):
-        # SIGTERM: the agent leaves its pods running by design, so delete them first (run_once does)
+        # SIGTERM: the agent leaves its pods running by design, so run_once deletes them first; what stays is
+        # the node's (empty) cgroup directories
         super().stop()
+        for root in glob.glob(f"/sys/fs/cgroup/*/herd/{self.node}") + glob.glob(f"/sys/fs/cgroup/herd/{self.node}"):
+            for d, _, _ in sorted(os.walk(root), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
 
 
 def pod(name, run):

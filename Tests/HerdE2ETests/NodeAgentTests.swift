@@ -134,6 +134,13 @@ struct AgentLeftovers {
 
     private func removeCgroupTree(_ path: String) {
         guard let children = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
+        // containers outlive their killed monitors (they are not the monitor's process group): kill what is left
+        // in the cgroup, or it stays busy and the container keeps running
+        for file in ["cgroup.procs", "tasks"] {
+            let pids = ((try? String(contentsOfFile: path + "/" + file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+            for pid in pids { kill(pid, SIGKILL) }
+            if !pids.isEmpty { usleep(100_000) }
+        }
         for child in children {
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: path + "/" + child, isDirectory: &isDir), isDir.boolValue {
@@ -530,6 +537,8 @@ struct NodeAgentTests {
             while Date() < deadline, !programmed(1) { usleep(100_000) }
             #expect(programmed(1))
             #expect(try names(10).count == 1)
+            // the Deployment first, or its ReplicaSet replaces the pods withNode deletes at the end
+            _ = try? s.kubectl(["delete", "deploy", "web", "--wait=true"], timeout: 60)
         }
     }
 
