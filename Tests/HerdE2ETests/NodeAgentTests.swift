@@ -108,6 +108,8 @@ struct AgentLeftovers {
             for root in ["/sys/fs/cgroup/\(controller)/herd/\(nodeName)", "/sys/fs/cgroup/herd/\(nodeName)"] {
                 removeCgroupTree(root)
             }
+            // the agents' shared parent goes with the last of them (rmdir refuses while another agent has a node)
+            rmdir("/sys/fs/cgroup/\(controller)/herd")
         }
     }
 
