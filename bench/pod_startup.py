@@ -14,6 +14,7 @@ import argparse
 import concurrent.futures
 import glob
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -58,6 +59,12 @@ class RealAgent(lib._Process):
         # SIGTERM: the agent leaves its pods running by design, so run_once deletes them first; what stays is
         # the node's (empty) cgroup directories
         super().stop()
+        # and its bridge: "herd" + FNV-1a of the node name folded to 32 bits (as BridgeNetwork names it)
+        h = 0xcbf29ce484222325
+        for b in self.node.encode():
+            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+        subprocess.run(["ip", "link", "delete", "herd%08x" % ((h ^ (h >> 32)) & 0xFFFFFFFF)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for root in glob.glob(f"/sys/fs/cgroup/*/herd/{self.node}") + glob.glob(f"/sys/fs/cgroup/herd/{self.node}"):
             for d, _, _ in sorted(os.walk(root), key=lambda w: -len(w[0])):
                 try:

@@ -57,7 +57,8 @@ public final class APIServer: ServiceLifecycle.Service, Sendable {
         core = APIServerCore(store: store, registry: registry, configuration: configuration, logger: logger)
     }
 
-    /// The port the server listens on, once it does (useful with port 0).
+    /// The port the server listens on, once it does (useful with port 0); 0 when it stopped without ever
+    /// listening (the port was taken), so that whoever waits can give up instead of hanging.
     public func waitUntilListening() async -> Int {
         await withCheckedContinuation { c in
             let port: Int? = listening.withLock { state in
@@ -71,6 +72,7 @@ public final class APIServer: ServiceLifecycle.Service, Sendable {
 
     private func listeningOn(_ port: Int) {
         let waiters = listening.withLock { state -> [CheckedContinuation<Int, Never>] in
+            if state.port != nil, port == 0 { return [] }  // it did listen: a later failure changes nothing
             state.port = port
             defer { state.waiters = [] }
             return state.waiters
@@ -105,6 +107,7 @@ public final class APIServer: ServiceLifecycle.Service, Sendable {
                 Task { await core.cache.stop() }
             }
         } catch {
+            listeningOn(0)
             await core.cache.stop()
             await core.nodeProxy.shutdown()
             throw error

@@ -17,6 +17,7 @@ struct ControlPlane: ServiceLifecycle.Service {
 
     func run() async throws {
         let port = await server.waitUntilListening()
+        guard port > 0 else { return }  // the API server never listened; it reports why
         let base = "http://\(host):\(port)"
         let version = "v1.32.0"
         let controllerClient = try APIClient(

@@ -47,9 +47,15 @@ enum NodeAgentAssembly {
         let agent = NodeAgent(client: client, runtime: runtime, configuration: configuration, logger: logger)
         // only on the node's address: the streaming server has no authentication yet (like the API server,
         // which listens on loopback until TLS and authentication land)
-        let kubelet = KubeletServer(runtime: runtime, locator: agent, nodeName: options.nodeName,
-                                    host: options.nodeIP ?? NodeAgent.defaultNodeIP(),
-                                    port: options.kubeletPort, logger: Logger(label: "herd.kubelet-server"))
+        let kubeletHost = options.nodeIP ?? NodeAgent.defaultNodeIP()
+        var kubeletPort = options.kubeletPort
+        if kubeletPort == defaultKubeletPort && !portIsFree(host: kubeletHost, port: kubeletPort) {
+            // a second node on this machine: the default port is taken, so take any (the Node publishes it)
+            logger.notice("port \(kubeletPort) is in use; the streaming server takes a free port")
+            kubeletPort = 0
+        }
+        let kubelet = KubeletServer(runtime: runtime, locator: agent, nodeName: options.nodeName, host: kubeletHost,
+                                    port: kubeletPort, logger: Logger(label: "herd.kubelet-server"))
         var services: [any ServiceLifecycle.Service] = [agent, kubelet, KubeletPortPublisher(server: kubelet, agent: agent)]
         // The service proxy in its nftables mode needs root and nft; without them Services have no data path
         // on this node (the userspace mode comes with the networking work).
@@ -62,6 +68,22 @@ enum NodeAgentAssembly {
             logger.notice("no service proxy on this node: it needs root and \(nft)")
         }
         return (agent, services)
+    }
+
+    static let defaultKubeletPort = 10250
+
+    /// Whether a TCP port can be bound on `host` (IPv4) right now.
+    static func portIsFree(host: String, port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { return true }
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
     }
 
     /// The running `herd` binary (the runtime starts it again as the container monitor).
@@ -137,6 +159,7 @@ struct InProcessNodeAgent: ServiceLifecycle.Service {
 
     func run() async throws {
         let port = await server.waitUntilListening()
+        guard port > 0 else { return }  // the API server never listened; it reports why
         let client = try APIClient(
             config: ClientConfig(server: "http://\(host):\(port)", userAgent: "kubelet/\(HerdVersion.client) (linux) herd"),
             requestTimeout: .seconds(30))

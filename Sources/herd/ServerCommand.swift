@@ -139,6 +139,7 @@ struct ServerCommand: AsyncParsableCommand {
         let host = bind.contains(":") ? "[\(bind)]" : bind
         Task {
             let actualPort = await server.waitUntilListening()
+            guard actualPort > 0 else { return }
             do {
                 try Kubeconfig.admin(server: "http://\(host):\(actualPort)", token: nil).write(to: kubeconfigPath)
                 // unbuffered: scripts wait for these lines
