@@ -3,20 +3,31 @@ import HerdAPI
 import Testing
 @testable import HerdNetwork
 
-/// Runs a command to completion and returns its exit status and output (stdout then stderr).
+/// Runs a command to completion on a thread of its own (the two threads of the cooperative pool run other
+/// suites' in-process servers, which a blocking wait here would starve) and returns its exit status and
+/// output (stdout then stderr).
 @discardableResult
-private func sh(_ args: [String], timeout: TimeInterval = 20) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["timeout", String(Int(timeout))] + args
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+private func sh(_ args: [String], timeout: TimeInterval = 20) async throws -> (status: Int32, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["timeout", String(Int(timeout))] + args
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            p.standardInput = FileHandle.nullDevice
+            do {
+                try p.run()
+            } catch {
+                continuation.resume(throwing: error)
+                return
+            }
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            continuation.resume(returning: (p.terminationStatus, String(decoding: data, as: UTF8.self)))
+        }.start()
+    }
 }
 
 @Suite struct ProxyRulesTests {
@@ -49,7 +60,7 @@ private func sh(_ args: [String], timeout: TimeInterval = 20) throws -> (status:
         #expect(ProxiedServicePort.from(svc, slices: [slice], nodeName: "n1").isEmpty, "headless services are DNS only")
     }
 
-    @Test func rulesetIsValidForNFT() throws {
+    @Test func rulesetIsValidForNFT() async throws {
         let text = ProxyRules.replaceTransaction(table: "herd-proxy-check", services: [
             Self.port("a", endpoints: [("10.42.0.5", 8080, true), ("10.42.0.6", 8080, false)]),
             Self.port("b", clusterIP: "10.43.0.11", nodePort: 30081, affinity: 60, endpoints: [("10.42.0.7", 80, true)]),
@@ -59,7 +70,7 @@ private func sh(_ args: [String], timeout: TimeInterval = 20) throws -> (status:
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-\(UUID().uuidString).nft").path
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let r = try sh(["nft", "-c", "-f", file])
+        let r = try await sh(["nft", "-c", "-f", file])
         #expect(r.status == 0, "nft -c refused the ruleset: \(r.output)\n\(text)")
     }
 }
@@ -70,21 +81,21 @@ private func sh(_ args: [String], timeout: TimeInterval = 20) throws -> (status:
     let ns = "herdtest-proxy-\(UUID().uuidString.prefix(6).lowercased())"
 
     @discardableResult
-    func inNS(_ args: [String], timeout: TimeInterval = 10) throws -> (status: Int32, output: String) {
-        try sh(["ip", "netns", "exec", ns] + args, timeout: timeout)
+    func inNS(_ args: [String], timeout: TimeInterval = 10) async throws -> (status: Int32, output: String) {
+        try await sh(["ip", "netns", "exec", ns] + args, timeout: timeout)
     }
 
     /// A set-up step that must work.
-    func setUp(_ args: [String]) throws {
-        let r = try inNS(args)
+    func setUp(_ args: [String]) async throws {
+        let r = try await inNS(args)
         try #require(r.status == 0, "\(args.joined(separator: " ")): \(r.output)")
     }
 
-    func curl(_ url: String) throws -> (status: Int32, output: String) {
-        try inNS(["curl", "-s", "--max-time", "2", url], timeout: 5)
+    func curl(_ url: String) async throws -> (status: Int32, output: String) {
+        try await inNS(["curl", "-s", "--max-time", "2", url], timeout: 5)
     }
 
-    @Test func trafficReachesEveryReadyEndpointAndStopsAtNone() throws {
+    @Test func trafficReachesEveryReadyEndpointAndStopsAtNone() async throws {
         guard getuid() == 0 else { return }
         let dirs = ["a", "b"].map { id -> String in
             let d = FileManager.default.temporaryDirectory.appendingPathComponent("herd-proxy-\(id)-\(UUID().uuidString.prefix(6))").path
@@ -96,19 +107,23 @@ private func sh(_ args: [String], timeout: TimeInterval = 20) throws -> (status:
         defer {
             // SIGKILL: a child of this process may inherit a signal mask that blocks SIGTERM
             for s in servers where s.isRunning { kill(s.processIdentifier, SIGKILL); s.waitUntilExit() }
-            _ = try? sh(["ip", "netns", "del", ns])
+            // cleanup cannot await: one short command, waited for here
+            let del = Process()
+            del.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            del.arguments = ["netns", "del", ns]
+            if (try? del.run()) != nil { del.waitUntilExit() }
             for d in dirs { try? FileManager.default.removeItem(atPath: d) }
         }
-        try #require(try sh(["ip", "netns", "add", ns]).status == 0)
-        try setUp(["ip", "link", "set", "lo", "up"])
+        try #require(try await sh(["ip", "netns", "add", ns]).status == 0)
+        try await setUp(["ip", "link", "set", "lo", "up"])
         // a veth pair stands in for the node's pod-facing link (no dummy module on every kernel)
-        try setUp(["ip", "link", "add", "eps", "type", "veth", "peer", "name", "eps-peer"])
-        try setUp(["ip", "link", "set", "eps-peer", "up"])
-        try setUp(["ip", "addr", "add", "10.200.0.1/24", "dev", "eps"])
-        try setUp(["ip", "addr", "add", "10.200.0.2/24", "dev", "eps"])
-        try setUp(["ip", "link", "set", "eps", "up"])
+        try await setUp(["ip", "link", "add", "eps", "type", "veth", "peer", "name", "eps-peer"])
+        try await setUp(["ip", "link", "set", "eps-peer", "up"])
+        try await setUp(["ip", "addr", "add", "10.200.0.1/24", "dev", "eps"])
+        try await setUp(["ip", "addr", "add", "10.200.0.2/24", "dev", "eps"])
+        try await setUp(["ip", "link", "set", "eps", "up"])
         // the service range has a route, as on a real node
-        try setUp(["ip", "route", "add", "10.43.0.0/16", "dev", "eps"])
+        try await setUp(["ip", "route", "add", "10.43.0.0/16", "dev", "eps"])
         for (i, d) in dirs.enumerated() {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
@@ -121,41 +136,41 @@ private func sh(_ args: [String], timeout: TimeInterval = 20) throws -> (status:
         for i in 1...2 {
             var up = false
             for _ in 0..<100 where !up {
-                up = (try? curl("http://10.200.0.\(i):808\(i)/id").output) == (i == 1 ? "a" : "b")
-                if !up { Thread.sleep(forTimeInterval: 0.1) }
+                up = (try? await curl("http://10.200.0.\(i):808\(i)/id").output) == (i == 1 ? "a" : "b")
+                if !up { try await Task.sleep(for: .milliseconds(100)) }
             }
             try #require(up, "endpoint \(i) did not start")
         }
-        func apply(_ ports: [ProxiedServicePort]) throws {
+        func apply(_ ports: [ProxiedServicePort]) async throws {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-\(UUID().uuidString).nft").path
             try ProxyRules.replaceTransaction(table: "herd-proxy", services: ports).write(toFile: file, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(atPath: file) }
-            let r = try inNS(["nft", "-f", file])
+            let r = try await inNS(["nft", "-f", file])
             try #require(r.status == 0, "nft: \(r.output)")
         }
         let both = ProxyRulesTests.port("web", nodePort: 30080, endpoints: [("10.200.0.1", 8081, true), ("10.200.0.2", 8082, true)])
-        try apply([both])
+        try await apply([both])
         var seen = Set<String>()
-        for _ in 0..<40 { seen.insert(try curl("http://10.43.0.10/id").output) }
+        for _ in 0..<40 { seen.insert(try await curl("http://10.43.0.10/id").output) }
         #expect(seen == ["a", "b"], "the ClusterIP reaches both endpoints")
         // the node port answers on the node's own addresses
-        #expect(try curl("http://10.200.0.1:30080/id").output.count == 1)
+        #expect(try await curl("http://10.200.0.1:30080/id").output.count == 1)
         // new connections were counted by the service's counter
-        let counters = try inNS(["nft", "-j", "list", "counters", "table", "ip", "herd-proxy"]).output
+        let counters = try await inNS(["nft", "-j", "list", "counters", "table", "ip", "herd-proxy"]).output
         let doc = try JSONValue.parse(Array(counters.utf8))
         let packets = (doc["nftables"]?.arrayValue ?? []).compactMap { $0["counter"] }.first { $0["name"]?.stringValue == both.chainID }?["packets"]?.intValue
         #expect((packets ?? 0) >= 41)
 
         // one endpoint left: every request goes there; the table was replaced in one transaction
-        try apply([ProxyRulesTests.port("web", nodePort: 30080, endpoints: [("10.200.0.2", 8082, true)])])
+        try await apply([ProxyRulesTests.port("web", nodePort: 30080, endpoints: [("10.200.0.2", 8082, true)])])
         var after = Set<String>()
-        for _ in 0..<10 { after.insert(try curl("http://10.43.0.10/id").output) }
+        for _ in 0..<10 { after.insert(try await curl("http://10.43.0.10/id").output) }
         #expect(after == ["b"])
         // no endpoint: refused at once instead of hanging
-        try apply([ProxyRulesTests.port("web", nodePort: 30080, endpoints: [])])
-        let refused = try inNS(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2", "http://10.43.0.10/id"], timeout: 5)
+        try await apply([ProxyRulesTests.port("web", nodePort: 30080, endpoints: [])])
+        let refused = try await inNS(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2", "http://10.43.0.10/id"], timeout: 5)
         #expect(refused.status == 7, "curl exit 7 is 'connection refused' (28 would be a timeout): \(refused)")
-        let tables = try inNS(["nft", "list", "tables"]).output
+        let tables = try await inNS(["nft", "list", "tables"]).output
         #expect(tables.components(separatedBy: "herd-proxy").count == 2, "one table, not one per sync: \(tables)")
     }
 }
