@@ -49,6 +49,25 @@ final class AgentProcess: @unchecked Sendable {
         try start()
     }
 
+    /// A server with its own cluster CIDR (tests that may run at once must not share pod subnets) and one agent
+    /// node; the pods are deleted through the agent before both stop, and the agent's log is reported on failure.
+    static func withNode(clusterCIDR: String, serviceCIDR: String, namePrefix: String,
+                         _ body: (HerdServer, AgentProcess) throws -> Void) throws {
+        let server = try HerdServer(extraArgs: ["--cluster-cidr", clusterCIDR, "--service-cidr", serviceCIDR])
+        defer { server.cleanup() }
+        let agent = try AgentProcess(server: server, nodeName: "\(namePrefix)-\(UUID().uuidString.prefix(6).lowercased())")
+        defer { agent.cleanup() }
+        do {
+            try agent.waitReady()
+            try body(server, agent)
+        } catch {
+            Issue.record("agent log:\n\(agent.log.suffix(4000))")
+            throw error
+        }
+        // pods go first, so their containers end through the agent
+        _ = try? server.kubectl(["delete", "pods", "--all", "--grace-period=1", "--wait=true"], timeout: 60)
+    }
+
     /// Waits until the node is Ready (its pod network set up).
     func waitReady(timeout: TimeInterval = 60) throws {
         let deadline = Date().addingTimeInterval(timeout)
@@ -157,21 +176,8 @@ struct AgentLeftovers {
 /// graceful deletion, crash loops and init containers, and an agent killed with -9.
 @Suite(.serialized, .enabled(if: geteuid() == 0 && Paths.exists(Paths.kubectl132) && Paths.exists("/usr/bin/python3")))
 struct NodeAgentTests {
-    /// A server with its own cluster CIDR (parallel tests must not share pod subnets) and one agent.
     func withNode(_ cidr: String, _ body: (HerdServer, AgentProcess) throws -> Void) throws {
-        let server = try HerdServer(extraArgs: ["--cluster-cidr", cidr, "--service-cidr", "10.96.0.0/16"])
-        defer { server.cleanup() }
-        let agent = try AgentProcess(server: server, nodeName: "agent-\(UUID().uuidString.prefix(6).lowercased())")
-        defer { agent.cleanup() }
-        do {
-            try agent.waitReady()
-            try body(server, agent)
-        } catch {
-            Issue.record("agent log:\n\(agent.log.suffix(4000))")
-            throw error
-        }
-        // pods go first, so their containers end through the agent
-        _ = try? server.kubectl(["delete", "pods", "--all", "--grace-period=1", "--wait=true"], timeout: 60)
+        try AgentProcess.withNode(clusterCIDR: cidr, serviceCIDR: "10.96.0.0/16", namePrefix: "agent", body)
     }
 
     func apply(_ s: HerdServer, _ yaml: String) throws {

@@ -6,18 +6,8 @@ import Testing
 @Suite(.serialized, .enabled(if: geteuid() == 0 && Paths.exists(Paths.kubectl132)))
 struct StreamingTests {
     func withNode(_ body: (HerdServer, AgentProcess) throws -> Void) throws {
-        let server = try HerdServer(extraArgs: ["--cluster-cidr", "10.77.0.0/16", "--service-cidr", "10.97.0.0/16"])
-        defer { server.cleanup() }
-        let agent = try AgentProcess(server: server, nodeName: "stream-\(UUID().uuidString.prefix(6).lowercased())")
-        defer { agent.cleanup() }
-        do {
-            try agent.waitReady()
-            try body(server, agent)
-        } catch {
-            Issue.record("agent log:\n\(agent.log.suffix(4000))")
-            throw error
-        }
-        _ = try? server.kubectl(["delete", "pods", "--all", "--grace-period=1", "--wait=true"], timeout: 60)
+        // 10.79: NodeAgentTests' own-agent test uses 10.77 and may run at the same time
+        try AgentProcess.withNode(clusterCIDR: "10.79.0.0/16", serviceCIDR: "10.97.0.0/16", namePrefix: "stream", body)
     }
 
     func pod(_ name: String, node: String, restartPolicy: String = "Always", script: String) -> String {
