@@ -17,6 +17,7 @@ extension ControllerManager {
             NamespaceController(ctx),
             EndpointsController(ctx),
             EndpointSliceController(ctx),
+            ServiceLoadBalancerController(ctx),
             ServiceAccountController(ctx),
         ]
     }

@@ -362,7 +362,9 @@ public struct DaemonSetController: Controller {
 
     private func syncNodes(_ ds: DaemonSet, key: String, delete: [Pod], create: [String], hash: String) async throws {
         guard !delete.isEmpty || !create.isEmpty else { return }
-        expectations.expectCreations(key, create.count)
+        // deletions are expected too: until the cache shows them, a sync would still count the deleted pods
+        // as running and could pick more of them within the same unavailability budget
+        expectations.expect(key, creations: create.count, deletions: delete.map { ObjectKey.of($0.metadata) })
         var firstError: Error?
         if !create.isEmpty {
             let queue = PendingNodes(create)
@@ -382,7 +384,9 @@ public struct DaemonSetController: Controller {
                 try await ctx.client.delete(Pod.self, namespace: pod.metadata.namespace, name: pod.metadata.name ?? "")
                 recorder.record(ds, reason: "SuccessfulDelete", message: "Deleted pod: \(pod.metadata.name ?? "")")
             } catch let e as APIError where e.code == 404 {
+                expectations.deletionObserved(key, podKey: ObjectKey.of(pod.metadata))
             } catch {
+                expectations.deletionObserved(key, podKey: ObjectKey.of(pod.metadata))
                 recorder.record(ds, type: "Warning", reason: "FailedDelete", message: "Error deleting: \(error)")
                 firstError = firstError ?? error
             }

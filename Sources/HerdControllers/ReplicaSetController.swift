@@ -130,7 +130,12 @@ final class PodExpectations: Sendable {
     }
 
     func expectDeletions(_ key: String, _ podKeys: [String]) {
-        records.withLock { $0[key] = Record(adds: 0, deletes: Set(podKeys), since: .now) }
+        expect(key, creations: 0, deletions: podKeys)
+    }
+
+    /// Both at once (upstream SetExpectations), for controllers that create and delete in one sync.
+    func expect(_ key: String, creations: Int, deletions podKeys: [String]) {
+        records.withLock { $0[key] = Record(adds: creations, deletes: Set(podKeys), since: .now) }
     }
 
     func creationObserved(_ key: String, count: Int = 1) {

@@ -103,17 +103,51 @@ public enum ProxyRules {
         var rejectNodePorts: [String] = []
         var chains: [String] = []
         var objects: [String] = []
+        var takenFrontends = Set<String>()
         for s in services.sorted(by: { $0.chainID < $1.chainID }) {
             let id = s.chainID
-            let frontends = ([s.clusterIP].compactMap { $0 } + s.externalIPs).filter { IPv4CIDR.parseAddress($0) != nil }
+            let clusterIPs = [s.clusterIP].compactMap { $0 }.filter { IPv4CIDR.parseAddress($0) != nil }
+            let externals = s.externalIPs.filter { IPv4CIDR.parseAddress($0) != nil && !clusterIPs.contains($0) }
             objects.append("    counter \(id) {}")
             if s.endpoints.isEmpty {
                 // upstream rejects connections to a service without endpoints instead of letting them hang
-                for ip in frontends { rejectElements.append("\(ip) . \(s.proto) . \(s.port)") }
+                for ip in clusterIPs + externals where takenFrontends.insert("\(ip) . \(s.proto) . \(s.port)").inserted {
+                    rejectElements.append("\(ip) . \(s.proto) . \(s.port)")
+                }
                 if let np = s.nodePort { rejectNodePorts.append("\(s.proto) . \(np)") }
                 continue
             }
-            for ip in frontends { clusterElements.append("\(ip) . \(s.proto) . \(s.port) : goto \(id)") }
+            for ip in clusterIPs where takenFrontends.insert("\(ip) . \(s.proto) . \(s.port)").inserted {
+                clusterElements.append("\(ip) . \(s.proto) . \(s.port) : goto \(id)")
+            }
+            let local = s.externalTrafficLocal ? s.endpoints.indices.filter { s.endpoints[$0].isLocal } : Array(s.endpoints.indices)
+            if s.externalTrafficLocal && !local.isEmpty {
+                // Local: the client address is kept (no masquerade) and only this node's endpoints serve
+                chains.append(chain("\(id)-local", [
+                    "        counter name \"\(id)\"",
+                    "        numgen random mod \(local.count) vmap { "
+                        + local.enumerated().map { "\($0.offset) : goto \(id)-ep\($0.element)" }.joined(separator: ", ") + " }",
+                ]))
+            }
+            if !externals.isEmpty {
+                // external IPs and load-balancer addresses (the nodes' own): traffic from outside is masqueraded
+                // so replies come back through this node, unless Local keeps it on this node's endpoints
+                for ip in externals {
+                    // two load balancers on one address and port: the first keeps it (a duplicate map key
+                    // would make nft refuse the whole table)
+                    guard takenFrontends.insert("\(ip) . \(s.proto) . \(s.port)").inserted else { continue }
+                    clusterElements.append("\(ip) . \(s.proto) . \(s.port) : goto \(id)-ext")
+                }
+                var ext = ["        fib saddr type local goto \(id)"]
+                if !s.externalTrafficLocal {
+                    ext += ["        meta mark set meta mark | \(masqueradeMark)", "        goto \(id)"]
+                } else if local.isEmpty {
+                    ext.append("        drop")  // upstream drops external traffic that no local endpoint can take
+                } else {
+                    ext.append("        goto \(id)-local")
+                }
+                chains.append(chain("\(id)-ext", ext))
+            }
             // service chain: count the new connection, keep affinity, pick an endpoint
             var body = ["        counter name \"\(id)\""]
             if s.affinitySeconds != nil {
@@ -134,17 +168,10 @@ public enum ProxyRules {
                 chains.append(chain("\(id)-ep\(i)", ep))
             }
             if let np = s.nodePort {
-                let local = s.externalTrafficLocal ? s.endpoints.indices.filter { s.endpoints[$0].isLocal } : Array(s.endpoints.indices)
                 if local.isEmpty {
                     rejectNodePorts.append("\(s.proto) . \(np)")
                 } else if s.externalTrafficLocal {
-                    // Local: the client address is kept (no masquerade) and only this node's endpoints serve
                     nodePortElements.append("\(s.proto) . \(np) : goto \(id)-local")
-                    chains.append(chain("\(id)-local", [
-                        "        counter name \"\(id)\"",
-                        "        numgen random mod \(local.count) vmap { "
-                            + local.enumerated().map { "\($0.offset) : goto \(id)-ep\($0.element)" }.joined(separator: ", ") + " }",
-                    ]))
                 } else {
                     nodePortElements.append("\(s.proto) . \(np) : goto \(id)-np")
                     chains.append(chain("\(id)-np", ["        meta mark set meta mark | \(masqueradeMark)", "        goto \(id)"]))

@@ -125,9 +125,14 @@ import Testing
                     let oldHash = try await Self.pods(c, "roll")[0].metadata.labels?["controller-revision-hash"]
                     ds.spec?.template?.spec?.containers?[0].image = "agent:2"
                     _ = try await c.client.update(ds)
-                    var most = 0, fewestAvailable = 3
+                    var most = 0, fewestAvailable = 3, crowd = ""
                     let rolled = try await c.eventually(timeout: .seconds(30)) {
                         let live = try await Self.pods(c, "roll").filter { $0.metadata.deletionTimestamp == nil }
+                        if live.count > most {
+                            // what the moment looked like, should the bound below not hold
+                            crowd = live.map { "\($0.metadata.name ?? "") on \($0.spec?.nodeName ?? Self.pinnedNode($0) ?? "-") \($0.metadata.labels?["controller-revision-hash"] ?? "")" }
+                                .joined(separator: ", ")
+                        }
                         most = max(most, live.count)
                         fewestAvailable = min(fewestAvailable, live.filter(\.isReady).count)
                         let s = try await c.client.get(DaemonSet.self, namespace: "default", name: "roll").status
@@ -137,11 +142,11 @@ import Testing
                     #expect(rolled)
                     if maxSurge == nil {
                         // one node at a time loses its pod, and no node ever has two
-                        #expect(most <= 3)
+                        #expect(most <= 3, "\(crowd)")
                         #expect(fewestAvailable >= 2)
                     } else {
                         // at most one extra pod, and every node keeps a ready one, at any moment seen
-                        #expect(most <= 4)
+                        #expect(most <= 4, "\(crowd)")
                         #expect(fewestAvailable >= 3)
                     }
                     // old pods may still be terminating (graceful deletion on their node): the live ones count

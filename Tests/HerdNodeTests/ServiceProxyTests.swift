@@ -32,9 +32,9 @@ private func sh(_ args: [String], timeout: TimeInterval = 20) async throws -> (s
 
 @Suite struct ProxyRulesTests {
     static func port(_ name: String, clusterIP: String? = "10.43.0.10", nodePort: Int32? = nil, affinity: Int32? = nil,
-                     local: Bool = false, endpoints: [(String, Int32, Bool)]) -> ProxiedServicePort {
+                     local: Bool = false, external: [String] = [], endpoints: [(String, Int32, Bool)]) -> ProxiedServicePort {
         ProxiedServicePort(namespace: "default", name: name, portName: "http", proto: "tcp", clusterIP: clusterIP,
-                           port: 80, nodePort: nodePort, affinitySeconds: affinity, externalTrafficLocal: local,
+                           port: 80, nodePort: nodePort, externalIPs: external, affinitySeconds: affinity, externalTrafficLocal: local,
                            endpoints: endpoints.map { .init(ip: $0.0, port: $0.1, isLocal: $0.2) })
     }
 
@@ -66,7 +66,15 @@ private func sh(_ args: [String], timeout: TimeInterval = 20) async throws -> (s
             Self.port("b", clusterIP: "10.43.0.11", nodePort: 30081, affinity: 60, endpoints: [("10.42.0.7", 80, true)]),
             Self.port("c", clusterIP: "10.43.0.12", nodePort: 30082, local: true, endpoints: [("10.42.1.7", 80, false)]),
             Self.port("d", clusterIP: "10.43.0.13", nodePort: 30083, endpoints: []),
+            // load balancers on the nodes' addresses: Cluster, Local with and without an endpoint here
+            Self.port("e", clusterIP: "10.43.0.14", nodePort: 30084, external: ["10.41.0.2", "10.41.0.3"], endpoints: [("10.42.1.8", 80, false)]),
+            Self.port("f", clusterIP: "10.43.0.15", nodePort: 30085, local: true, external: ["10.41.0.4"], endpoints: [("10.42.0.8", 80, true)]),
+            Self.port("g", clusterIP: "10.43.0.16", nodePort: 30086, local: true, external: ["10.41.0.5"], endpoints: [("10.42.1.9", 80, false)]),
+            // a second load balancer on a taken address and port: one of them gets it, the table stays valid
+            Self.port("h", clusterIP: "10.43.0.17", external: ["10.41.0.2"], endpoints: [("10.42.1.10", 80, false)]),
         ])
+        #expect(text.components(separatedBy: "10.41.0.2 . tcp . 80 : goto ").count == 2, "one load balancer per address and port")
+        #expect(text.contains("10.41.0.4 . tcp . 80 : goto \(Self.port("f", endpoints: []).chainID)-ext"))
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-\(UUID().uuidString).nft").path
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
