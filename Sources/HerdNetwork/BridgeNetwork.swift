@@ -148,16 +148,21 @@ public final class BridgeNetwork: Sendable {
         let ns = networkNamespacePath
         do {
             // Idempotent: a half-made pair from an earlier attempt goes first (its peer goes with it).
-            _ = try await NetworkCommand.run("/usr/sbin/ip", ["link", "del", "dev", hostSide])
-            var add = ["link", "add", "name", hostSide]
-            if let mtu = configuration.mtu { add += ["mtu", String(mtu)] }
-            add += ["type", "veth", "peer", "name", "eth0", "netns", ns]
-            try await NetworkCommand.check("/usr/sbin/ip", add)
-            try await NetworkCommand.check("/usr/sbin/ip", ["link", "set", "dev", hostSide, "master", configuration.bridgeName, "up"])
-            try await inNamespace(ns, ["link", "set", "dev", "lo", "up"])
-            try await inNamespace(ns, ["addr", "replace", "\(address)/\(subnet.prefixLength)", "dev", "eth0"])
-            try await inNamespace(ns, ["link", "set", "dev", "eth0", "up"])
-            try await inNamespace(ns, ["route", "replace", "default", "via", gatewayAddress, "dev", "eth0"])
+            if if_nametoindex(hostSide) != 0 {
+                _ = try await NetworkCommand.run("/usr/sbin/ip", ["link", "del", "dev", hostSide])
+            }
+            // two `ip -batch` runs instead of a process per step: pod start-up time is mostly process starts
+            let mtu = configuration.mtu.map { " mtu \($0)" } ?? ""
+            try await NetworkCommand.batch([
+                "link add name \(hostSide)\(mtu) type veth peer name eth0 netns \(ns)",
+                "link set dev \(hostSide) master \(configuration.bridgeName) up",
+            ])
+            try await NetworkCommand.batch(networkNamespacePath: ns, [
+                "link set dev lo up",
+                "addr replace \(address)/\(subnet.prefixLength) dev eth0",
+                "link set dev eth0 up",
+                "route replace default via \(gatewayAddress) dev eth0",
+            ])
         } catch {
             _ = try? await NetworkCommand.run("/usr/sbin/ip", ["link", "del", "dev", hostSide])
             release(podUID: podUID)
@@ -174,10 +179,6 @@ public final class BridgeNetwork: Sendable {
             throw NetworkError.failed("delete \(hostSide): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         release(podUID: podUID)
-    }
-
-    private func inNamespace(_ path: String, _ ipArguments: [String]) async throws {
-        try await NetworkCommand.check("/usr/bin/nsenter", ["--net=" + path, "/usr/sbin/ip"] + ipArguments)
     }
 
     // MARK: IPAM
@@ -278,6 +279,21 @@ enum NetworkCommand {
                                                       stderr: errData.withLock { String(decoding: $0, as: UTF8.self) }))
             }
             thread.start()
+        }
+    }
+
+    /// Several `ip` commands in one process (`ip -batch FILE`), in a network namespace when given; stops at
+    /// the first that fails.
+    static func batch(networkNamespacePath: String? = nil, _ commands: [String]) async throws {
+        // a file, not stdin: a pipe to a process that died early would raise SIGPIPE in the agent
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("herd-ip-\(UUID().uuidString).batch").path
+        try (commands.joined(separator: "\n") + "\n").write(toFile: file, atomically: false, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let (executable, arguments) = networkNamespacePath.map { ("/usr/bin/nsenter", ["--net=" + $0, "/usr/sbin/ip", "-batch", file]) }
+            ?? ("/usr/sbin/ip", ["-batch", file])
+        let r = try await run(executable, arguments)
+        guard r.status == 0 else {
+            throw NetworkError.failed("ip -batch (\(commands.joined(separator: "; "))): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
     }
 
