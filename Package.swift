@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "herd", targets: ["herd"]),
+        .executable(name: "herd-shim", targets: ["herd-shim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -84,6 +85,8 @@ let package = Package(
         // The container monitor (shim) that runs before Swift starts when `herd` is exec'd in shim mode:
         // namespaces, cgroup, mounts, exec, log copying; it outlives the agent.
         .target(name: "CHerdShim"),
+        // The same shim as a C-only program: no Swift runtime to load on every container start.
+        .executableTarget(name: "herd-shim", dependencies: ["CHerdShim"]),
         .executableTarget(name: "herd", dependencies: [
             "HerdAPI", "HerdStore", "HerdAPIServer", "HerdClient", "HerdScheduler", "HerdControllers", "HerdNode",
             "HerdNetwork", "CHerdShim",

@@ -33,7 +33,7 @@ enum NodeAgentAssembly {
         let nodeIP = options.nodeIP ?? nil
         let runtime = LinuxRuntime(
             configuration: LinuxRuntimeConfiguration(
-                stateDirectory: options.dataDirectory + "/runtime", shimExecutable: ownExecutable(),
+                stateDirectory: options.dataDirectory + "/runtime", shimExecutable: shimExecutable(),
                 cgroupRoot: "herd/\(options.nodeName)", nodeName: options.nodeName, nodeIP: nodeIP),
             network: network, logger: Logger(label: "herd.runtime"))
         var configuration = NodeAgentConfiguration(
@@ -86,9 +86,17 @@ enum NodeAgentAssembly {
         } == 0
     }
 
-    /// The running `herd` binary (the runtime starts it again as the container monitor).
+    /// The running `herd` binary.
     static func ownExecutable() -> String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// The container monitor: `herd-shim` beside this binary (`swift build` makes both), else this binary in
+    /// its shim mode.
+    static func shimExecutable() -> String {
+        let own = ownExecutable()
+        let shim = URL(fileURLWithPath: own).deletingLastPathComponent().appendingPathComponent("herd-shim").path
+        return FileManager.default.isExecutableFile(atPath: shim) ? shim : own
     }
 
     /// The first nameserver a `--cluster-dns` list names.

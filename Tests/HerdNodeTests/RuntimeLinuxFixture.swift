@@ -24,8 +24,13 @@ struct RuntimeFixture {
         return u.appendingPathComponent(".build/debug/herd").path
     }
 
-    static func run(_ body: (RuntimeFixture) async throws -> Void) async throws {
-        let fixture = try await RuntimeFixture.make()
+    /// The C-only monitor `swift build` makes beside `herd` (what agents use).
+    static var shimBinary: String {
+        URL(fileURLWithPath: herdBinary).deletingLastPathComponent().appendingPathComponent("herd-shim").path
+    }
+
+    static func run(shim: String = shimBinary, _ body: (RuntimeFixture) async throws -> Void) async throws {
+        let fixture = try await RuntimeFixture.make(shim: shim)
         do {
             try await body(fixture)
         } catch {
@@ -35,7 +40,7 @@ struct RuntimeFixture {
         await fixture.cleanUp()
     }
 
-    static func make() async throws -> RuntimeFixture {
+    static func make(shim: String = shimBinary) async throws -> RuntimeFixture {
         let tag = "t" + String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(7))
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herd-rt-\(tag)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -53,7 +58,7 @@ struct RuntimeFixture {
             nodeName: "node-\(tag)", podCIDR: cidr, stateDirectory: directory + "/network",
             enableIPForwarding: false), logger: logger)
         let configuration = LinuxRuntimeConfiguration(
-            stateDirectory: directory + "/runtime", shimExecutable: herdBinary, cgroupRoot: "herdtest/\(tag)",
+            stateDirectory: directory + "/runtime", shimExecutable: shim, cgroupRoot: "herdtest/\(tag)",
             nodeName: "node-\(tag)", nodeIP: "127.0.0.1", logMaxBytes: 10 << 20, networkNamespacePrefix: "herd\(tag)-")
         let runtime = LinuxRuntime(configuration: configuration, network: network, logger: logger)
         let fixture = RuntimeFixture(tag: tag, directory: directory, network: network, runtime: runtime, configuration: configuration)

@@ -34,8 +34,10 @@ struct RuntimeLinuxTests {
         }
     }
 
-    @Test func containerIsPIDOneWithThePodsHostnameAndHostsFile() async throws {
-        try await RuntimeFixture.run { f in
+    /// Both forms of the monitor: the `herd-shim` program and the `herd` binary's own shim mode.
+    @Test(arguments: [RuntimeFixture.shimBinary, RuntimeFixture.herdBinary])
+    func containerIsPIDOneWithThePodsHostnameAndHostsFile(shim: String) async throws {
+        try await RuntimeFixture.run(shim: shim) { f in
             let sandbox = try await f.runtime.runSandbox(f.sandboxConfig(name: "pid-one"))
             let id = try await f.start(sandbox, "echo $$; hostname; cat /etc/hostname; grep pid-one /etc/hosts; echo A=$A") { c in
                 c.env = [EnvVarPair("A", "from env")]

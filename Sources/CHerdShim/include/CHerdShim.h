@@ -5,6 +5,10 @@
 /// constructor, which takes over the process before Swift starts when argv[1] names a shim mode.
 int herd_shim_linked(void);
 
+/// The shim itself: argv[1] is the mode (run|exec), then its flags, `--` and the command. Does not return
+/// on success (run exits once the container runs; exec becomes the command).
+int herd_shim_main(int argc, char **argv);
+
 /// The first argument that puts the `herd` binary in shim mode: `herd __herd-shim run|exec [flags] -- argv...`.
 #define HERD_SHIM_ARGUMENT "__herd-shim"
 

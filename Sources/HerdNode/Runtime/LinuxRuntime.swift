@@ -5,8 +5,13 @@ public struct LinuxRuntimeConfiguration: Sendable {
     /// Where sandboxes and containers are recorded (`<agent-data-dir>/runtime`); a new runtime over the same
     /// directory re-adopts them.
     public var stateDirectory: String
-    /// The `herd` binary, run as `herd __herd-shim run|exec` (the agent passes its own resolved executable).
+    /// The container monitor: the `herd-shim` program (`herd-shim run|exec`), or else the `herd` binary run as
+    /// `herd __herd-shim run|exec`.
     public var shimExecutable: String
+    /// The arguments that come before the shim's mode.
+    var shimPrefix: [String] {
+        URL(fileURLWithPath: shimExecutable).lastPathComponent == "herd-shim" ? [] : ["__herd-shim"]
+    }
     /// The runtime's cgroup, relative to the hierarchy roots (`herd/<node-name>`); distinct per agent.
     public var cgroupRoot: String
     public var nodeName: String
@@ -156,7 +161,9 @@ public actor LinuxRuntime: ContainerRuntime {
                 record.networkNamespaceName = name
                 try saveSandbox(record)  // so a failure below still leaves a record that removeSandbox cleans up
                 try await RuntimeSubprocess.check("/usr/sbin/ip", ["netns", "add", name])
-                try await RuntimeSubprocess.check("/usr/sbin/ip", ["-n", name, "link", "set", "lo", "up"])
+                if network == nil {  // a network plugin brings lo up with the pod's link
+                    try await RuntimeSubprocess.check("/usr/sbin/ip", ["-n", name, "link", "set", "lo", "up"])
+                }
                 if let network {
                     record.ip = try await network.attach(podUID: config.podUID, namespace: config.namespace, name: config.name,
                                                          networkNamespacePath: record.networkNamespacePath!)
@@ -335,7 +342,7 @@ public actor LinuxRuntime: ContainerRuntime {
     func shimRunArguments(_ record: ContainerRecord, sandbox: SandboxRecord, cgroups: Cgroups) throws -> [String] {
         let dir = containerDirectory(record.id)
         let config = record.config
-        var args = ["__herd-shim", "run", "--state", dir, "--log", record.logPath, "--log-max", String(configuration.logMaxBytes)]
+        var args = configuration.shimPrefix + ["run", "--state", dir, "--log", record.logPath, "--log-max", String(configuration.logMaxBytes)]
         for cgroupDir in cgroups.directories(record.cgroup) { args += ["--cgroup", cgroupDir] }
         if let oom = cgroups.oomEventsFile(record.cgroup) { args += ["--oom-file", oom] }
         if let netns = sandbox.networkNamespacePath { args += ["--netns", netns] }

@@ -11,7 +11,7 @@ extension LinuxRuntime {
         guard !argv.isEmpty else { throw RuntimeError.failed("no command to exec") }
         let cgroups = try requireCgroups()
         let config = record.config
-        var args = ["__herd-shim", "exec", "--pid", String(pid)]
+        var args = configuration.shimPrefix + ["exec", "--pid", String(pid)]
         for dir in cgroups.directories(record.cgroup) { args += ["--cgroup", dir] }
         if let uid = config.runAsUser { args += ["--uid", String(uid)] }
         if let gid = config.runAsGroup { args += ["--gid", String(gid)] }

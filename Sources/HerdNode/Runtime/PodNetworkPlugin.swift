@@ -3,8 +3,8 @@
 /// that implementation to the Linux runtime (HerdNode and HerdNetwork never import each other).
 public protocol PodNetworkPlugin: Sendable {
     /// Gives the network namespace at `networkNamespacePath` an interface with an address from the node's
-    /// pod CIDR and a default route via the node's bridge; returns the address. Idempotent per pod UID
-    /// (an agent restarted mid-setup gets the same address back).
+    /// pod CIDR and a default route via the node's bridge, and brings its loopback up; returns the address.
+    /// Idempotent per pod UID (an agent restarted mid-setup gets the same address back).
     func attach(podUID: String, namespace: String, name: String, networkNamespacePath: String) async throws -> String
     /// Removes the pod's interface and releases its address; idempotent.
     func detach(podUID: String, networkNamespacePath: String?) async throws
