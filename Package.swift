@@ -81,6 +81,8 @@ let package = Package(
             "HerdAPI", "HerdClient",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // The container monitor (shim) that runs before Swift starts when `herd` is exec'd in shim mode:
         // namespaces, cgroup, mounts, exec, log copying; it outlives the agent.

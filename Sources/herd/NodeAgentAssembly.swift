@@ -1,4 +1,5 @@
 import Foundation
+import HerdAPI
 import HerdAPIServer
 import HerdClient
 import HerdNetwork
@@ -41,9 +42,16 @@ enum NodeAgentAssembly {
             clusterDNS: options.clusterDNS, clusterDomain: options.clusterDomain,
             crashLoopBackoffBase: options.crashLoopBackoffBase, crashLoopBackoffMax: options.crashLoopBackoffMax,
             runtimeVersion: "herd://\(HerdVersion.client)", kubeletVersion: HerdVersion.client)
+        // the node's own cluster DNS on its bridge address, unless --cluster-dns names other servers
+        let nodeDNS = network != nil && options.clusterDNS.isEmpty
+            ? NodeClusterDNS(client: client, domain: options.clusterDomain, logger: Logger(label: "herd.dns")) : nil
         if let network {
-            configuration.networkSetup = { cidr in try await network.setUp(podCIDR: cidr) }
+            configuration.networkSetup = { cidr in
+                try await network.setUp(podCIDR: cidr)
+                if let nodeDNS, let subnet = IPv4CIDR(cidr) { _ = await nodeDNS.start(on: IPv4CIDR.format(subnet.gateway)) }
+            }
         }
+        if let nodeDNS { configuration.clusterDNSProvider = { nodeDNS.nameservers } }
         let agent = NodeAgent(client: client, runtime: runtime, configuration: configuration, logger: logger)
         // only on the node's address: the streaming server has no authentication yet (like the API server,
         // which listens on loopback until TLS and authentication land)
@@ -57,6 +65,7 @@ enum NodeAgentAssembly {
         let kubelet = KubeletServer(runtime: runtime, locator: agent, nodeName: options.nodeName, host: kubeletHost,
                                     port: kubeletPort, logger: Logger(label: "herd.kubelet-server"))
         var services: [any ServiceLifecycle.Service] = [agent, kubelet, KubeletPortPublisher(server: kubelet, agent: agent)]
+        if let nodeDNS { services.append(nodeDNS) }
         // The service proxy in its nftables mode needs root and nft; without them Services have no data path
         // on this node (the userspace mode comes with the networking work).
         let nft = "/usr/sbin/nft"

@@ -33,7 +33,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Port of the node agent's streaming server (logs, exec, attach, stats); 0 picks a free port.")
     var kubeletPort: Int = 10250
 
-    @Option(help: "Comma-separated cluster DNS servers for ClusterFirst pods (default: pods use the node's resolv.conf).")
+    @Option(help: "Comma-separated cluster DNS servers for ClusterFirst pods (default: the node's own cluster DNS on its bridge address, as root; else the node's resolv.conf).")
     var clusterDNS: String?
 
     @Option(help: "Seconds of the first CrashLoopBackOff delay of this node's containers.")

@@ -283,7 +283,8 @@ struct ContainerEnvironment {
                 options = host.options
             } else {
                 nameservers = clusterDNS
-                searches = ["\(namespace).svc.\(clusterDomain)", "svc.\(clusterDomain)", clusterDomain] + host.searches
+                searches = ["\(namespace).svc.\(clusterDomain)", "svc.\(clusterDomain)", clusterDomain]
+                for s in host.searches where !searches.contains(s) { searches.append(s) }
                 options = ["ndots:5"]
             }
         default:  // "Default": the node's
@@ -315,8 +316,20 @@ struct ContainerEnvironment {
             guard let first = fields.first, !first.hasPrefix("#"), !first.hasPrefix(";") else { continue }
             switch first {
             case "nameserver": if fields.count > 1 { nameservers.append(fields[1]) }
-            case "search", "domain": searches = Array(fields.dropFirst())
-            case "options": options += fields.dropFirst()
+            case "search", "domain":
+                // upstream: "example.org." and "example.org" are one search domain, and "." is none
+                searches = []
+                for f in fields.dropFirst() where f != "." {
+                    let s = f.hasSuffix(".") ? String(f.dropLast()) : f
+                    if !searches.contains(s) { searches.append(s) }
+                }
+            case "options":
+                // a later option of the same name wins (upstream appendOptions)
+                for o in fields.dropFirst() {
+                    let name = o.split(separator: ":", maxSplits: 1).first.map(String.init) ?? o
+                    options.removeAll { $0 == name || $0.hasPrefix(name + ":") }
+                    options.append(o)
+                }
             default: break
             }
         }

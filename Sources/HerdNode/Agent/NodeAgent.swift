@@ -11,8 +11,12 @@ public struct NodeAgentConfiguration: Sendable {
     public var dataDirectory: String
     /// InternalIP of the node (nil: the machine's first non-loopback IPv4 address).
     public var nodeIP: String?
-    /// Nameservers of the cluster DNS for ClusterFirst pods (empty: pods get the node's resolv.conf).
+    /// Nameservers of the cluster DNS for ClusterFirst pods (empty: `clusterDNSProvider`'s, else pods get the
+    /// node's resolv.conf).
     public var clusterDNS: [String]
+    /// The node's own cluster DNS, asked at each pod start when `clusterDNS` is empty: its address (the
+    /// bridge's) is known only once the node has its pod CIDR, after registration.
+    public var clusterDNSProvider: (@Sendable () -> [String])?
     public var clusterDomain: String
     /// CrashLoopBackOff: the first delay and the cap (upstream 10 s and 300 s).
     public var crashLoopBackoffBase: Duration
@@ -377,9 +381,14 @@ public final class NodeAgent: ServiceLifecycle.Service, PodContainerLocator, Sen
         return SandboxConfig(
             podUID: uid, namespace: namespace, name: name, hostname: String(hostname.prefix(63)),
             hostNetwork: pod.spec?.hostNetwork ?? false,
-            resolvConf: ContainerEnvironment.resolvConf(pod: pod, clusterDNS: configuration.clusterDNS,
+            resolvConf: ContainerEnvironment.resolvConf(pod: pod, clusterDNS: clusterNameservers(),
                                                         clusterDomain: configuration.clusterDomain, hostResolvConf: hostResolvConf),
             hostAliases: aliases, cgroupParent: "pod\(uid)", logDirectory: logDirectory(namespace: namespace, name: name, uid: uid))
+    }
+
+    /// The nameservers ClusterFirst pods get: the configured ones, else the node's own DNS once it serves.
+    func clusterNameservers() -> [String] {
+        configuration.clusterDNS.isEmpty ? (configuration.clusterDNSProvider?() ?? []) : configuration.clusterDNS
     }
 
     func environmentSources(_ pod: Pod, podIP: String?) -> ContainerEnvironment.Sources {
