@@ -805,8 +805,51 @@ static void exec_mode(struct shim_options *o) {
     _exit(1);
 }
 
+// `herd agent --netns NAME`: the whole agent joins the named network namespace. setns(CLONE_NEWNET) moves
+// only the calling thread, so it has to happen here, before Swift starts any thread; every thread and child
+// (ip, nft, the container monitors) then inherits it. No mount namespace is made (unlike `ip netns exec`):
+// nothing in the agent reads /sys/class/net (iproute2, nft and getifaddrs use netlink, /proc/sys/net follows
+// the caller's netns), and pod namespaces the agent adds under /var/run/netns must stay visible on the host
+// for `herd cluster down`.
+static void enter_agent_netns(int argc, char **argv) {
+    const char *name = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "--netns") == 0) {
+            if (i + 1 >= argc) return;  // argument parsing reports the missing value
+            name = argv[++i];
+        } else if (strncmp(argv[i], "--netns=", 8) == 0) {
+            name = argv[i] + 8;
+        }
+    }
+    if (!name) return;
+    if (name[0] == '\0' || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        fprintf(stderr, "error: --netns %s: not a network namespace name (see ip netns list)\n", name);
+        exit(1);
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "/var/run/netns/%s", name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) fprintf(stderr, "error: --netns %s: no network namespace %s (create it with ip netns add %s)\n", name, path, name);
+        else fprintf(stderr, "error: --netns %s: open %s: %s\n", name, path, strerror(errno));
+        exit(1);
+    }
+    if (setns(fd, CLONE_NEWNET) < 0) {
+        int e = errno;
+        fprintf(stderr, "error: --netns %s: cannot enter %s: %s%s\n", name, path, strerror(e),
+                e == EPERM ? " (herd agent --netns needs root)" : "");
+        exit(1);
+    }
+    close(fd);
+}
+
 __attribute__((constructor)) static void herd_shim_entry(int argc, char **argv, char **envp) {
     (void)envp;
+    if (argc >= 2 && argv && strcmp(argv[1], "agent") == 0) {
+        enter_agent_netns(argc, argv);
+        return;
+    }
     if (argc < 3 || !argv || strcmp(argv[1], HERD_SHIM_ARGUMENT) != 0) return;
     exit(herd_shim_main(argc - 1, argv + 1));
 }

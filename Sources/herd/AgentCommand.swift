@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HerdAPI
 import HerdClient
 import HerdNode
 import Logging
@@ -27,8 +28,14 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Directory for the agent's state.")
     var dataDir: String?
 
-    @Option(help: "Network namespace to run the agent's pods in.")
+    @Option(help: "Run the whole agent in this network namespace (/var/run/netns/NAME; root), as a node of its own on this machine.")
     var netns: String?
+
+    @Option(help: "Pod network of the cluster (traffic from pods leaving it is masqueraded; unassigned addresses are dropped).")
+    var clusterCIDR: String = "10.42.0.0/16"
+
+    @Option(help: "Range ClusterIPs are allocated from (unassigned addresses are dropped).")
+    var serviceCIDR: String = "10.43.0.0/16"
 
     @Option(help: "The node's InternalIP (default: the first non-loopback IPv4 address).")
     var nodeIP: String?
@@ -67,9 +74,18 @@ struct AgentCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        if let netns {
-            // refused rather than ignored: the node would silently run in this machine's own network
-            throw ValidationError("--netns \(netns): nodes in their own network namespace come with multi-node networking (herd cluster up); not supported yet")
+        if let netns, !NetworkNamespaceCheck.isCurrent(name: netns) {
+            // the shim's constructor enters it when `agent` is the first argument; refused rather than run in
+            // this machine's own network namespace
+            throw ValidationError("--netns \(netns): the agent is not in that network namespace (write `herd agent --netns \(netns) ...` with agent as the first argument)")
+        }
+        for (flag, value) in [("--cluster-cidr", clusterCIDR), ("--service-cidr", serviceCIDR)] {
+            guard IPv4CIDR(value) != nil else {
+                throw ValidationError("\(flag) \(value): not a valid IPv4 CIDR (expected something like 10.42.0.0/16)")
+            }
+        }
+        if let a = IPv4CIDR(clusterCIDR), let b = IPv4CIDR(serviceCIDR), a.overlaps(b) {
+            throw ValidationError("--cluster-cidr \(clusterCIDR) and --service-cidr \(serviceCIDR) overlap; pick disjoint ranges")
         }
         guard (0...65535).contains(kubeletPort) else { throw ValidationError("--kubelet-port \(kubeletPort): must be between 0 and 65535") }
         guard crashLoopBackoffBase > 0, crashLoopBackoffMax >= crashLoopBackoffBase else {
@@ -137,11 +153,13 @@ struct AgentCommand: AsyncParsableCommand {
     private func runNodeAgent(client: APIClient, logger: Logger) async throws {
         let name = nodeName ?? NodeAgentConfiguration.defaultNodeName(hostname: ProcessInfo.processInfo.hostName)
         let dir = dataDir ?? HerdPaths.defaultDataDir() + "/agent-\(name)"
-        let options = NodeAgentOptions(
+        var options = NodeAgentOptions(
             nodeName: name, dataDirectory: dir, nodeIP: nodeIP, kubeletPort: kubeletPort,
             clusterDNS: NodeAgentAssembly.parseClusterDNS(clusterDNS), clusterDomain: clusterDomain,
             crashLoopBackoffBase: .milliseconds(Int64(crashLoopBackoffBase * 1000)),
             crashLoopBackoffMax: .milliseconds(Int64(crashLoopBackoffMax * 1000)))
+        options.clusterCIDR = IPv4CIDR(clusterCIDR)
+        options.serviceCIDR = IPv4CIDR(serviceCIDR)
         let (agent, services) = try NodeAgentAssembly.services(client: client, options: options, logger: logger)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         FileHandle.standardOutput.write(Data("herd agent: node \(agent.nodeName) (\(agent.nodeIP)), data in \(dir)\n".utf8))
@@ -166,5 +184,15 @@ struct AgentCommand: AsyncParsableCommand {
         }
         config.userAgent = "herd-agent/\(HerdVersion.client) (linux)"
         return config
+    }
+}
+
+/// Whether this process runs in the network namespace `ip netns` knows as a name.
+enum NetworkNamespaceCheck {
+    static func isCurrent(name: String) -> Bool {
+        guard !name.isEmpty, !name.contains("/") else { return false }
+        var own = stat(), named = stat()
+        guard stat("/proc/self/ns/net", &own) == 0, stat("/var/run/netns/" + name, &named) == 0 else { return false }
+        return own.st_ino == named.st_ino && own.st_dev == named.st_dev
     }
 }

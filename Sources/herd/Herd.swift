@@ -7,7 +7,7 @@ struct Herd: AsyncParsableCommand {
         commandName: "herd",
         abstract: "herd: a Kubernetes-compatible cluster manager.",
         subcommands: [
-            ServerCommand.self, AgentCommand.self,
+            ServerCommand.self, AgentCommand.self, ClusterCommand.self,
             GetCommand.self, DescribeCommand.self, ApplyCommand.self, CreateCommand.self, DeleteCommand.self,
             LabelCommand.self, AnnotateCommand.self, PatchCommand.self, ScaleCommand.self, RolloutCommand.self,
             APIResourcesCommand.self, VersionCommand.self,

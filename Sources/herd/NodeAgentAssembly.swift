@@ -19,6 +19,9 @@ struct NodeAgentOptions {
     var clusterDomain: String
     var crashLoopBackoffBase: Duration
     var crashLoopBackoffMax: Duration
+    /// The cluster's pod network and ClusterIP range (node routes: masquerade, unassigned addresses dropped).
+    var clusterCIDR: IPv4CIDR? = nil
+    var serviceCIDR: IPv4CIDR? = nil
 }
 
 /// The node agent with the Linux runtime, the bridge pod network (set up once the node has a pod CIDR) and
@@ -75,6 +78,14 @@ enum NodeAgentAssembly {
                 stateDirectory: options.dataDirectory + "/proxy", nftPath: nft), logger: Logger(label: "herd.proxy")))
         } else {
             logger.notice("no service proxy on this node: it needs root and \(nft)")
+        }
+        // Routes to the other nodes' pods (host-gw), masquerade and blackholes, in the agent's network namespace.
+        if isRoot && FileManager.default.isExecutableFile(atPath: nft) {
+            services.append(NodeRoutes(client: client, configuration: NodeRoutesConfiguration(
+                nodeName: options.nodeName, clusterCIDR: options.clusterCIDR, serviceCIDR: options.serviceCIDR,
+                stateDirectory: options.dataDirectory + "/routes", nftPath: nft), logger: Logger(label: "herd.routes")))
+        } else {
+            logger.notice("no routes to other nodes' pods on this node: they need root and \(nft)")
         }
         return (agent, services)
     }

@@ -69,8 +69,8 @@ struct ServerCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        guard ["127.0.0.1", "localhost", "::1"].contains(bind) || bind.hasPrefix("127.") else {
-            throw ValidationError("--bind \(bind): herd server has no TLS or authentication yet, so it only listens on loopback (127.0.0.1 or ::1)")
+        guard ["127.0.0.1", "localhost", "::1"].contains(bind) || bind.hasPrefix("127.") || Self.isHerdBridgeAddress(bind) else {
+            throw ValidationError("--bind \(bind): herd server has no TLS or authentication yet, so it only listens on loopback (127.0.0.1 or ::1) or on the address of a machine-internal bridge made by herd (a link named herd*, as herd cluster up makes)")
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port): must be between 0 and 65535") }
         for (flag, value) in [("--cluster-cidr", clusterCIDR), ("--service-cidr", serviceCIDR)] {
@@ -91,6 +91,24 @@ struct ServerCommand: AsyncParsableCommand {
         if let ep = datastoreEndpoint, !(ep.hasPrefix("sqlite://") || ep == "memory://" || ep.hasPrefix("memory:")) {
             throw ValidationError("--datastore-endpoint \(ep): use sqlite://PATH or memory:// (etcd support comes later)")
         }
+    }
+
+    /// Whether `address` (IPv4) is assigned to a link whose name starts with "herd": a bridge herd made that
+    /// only this machine's network namespaces reach (`herd cluster up`).
+    static func isHerdBridgeAddress(_ address: String) -> Bool {
+        var wanted = in_addr()
+        guard inet_pton(AF_INET, address, &wanted) == 1 else { return false }
+        var head: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&head) == 0, let first = head else { return false }
+        defer { freeifaddrs(head) }
+        var found = false
+        for ifa in sequence(first: first, next: { $0.pointee.ifa_next }) {
+            guard let sa = ifa.pointee.ifa_addr, sa.pointee.sa_family == sa_family_t(AF_INET),
+                  String(cString: ifa.pointee.ifa_name).hasPrefix("herd") else { continue }
+            let a = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
+            if a == wanted.s_addr { found = true }
+        }
+        return found
     }
 
     func run() async throws {
