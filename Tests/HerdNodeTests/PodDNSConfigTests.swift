@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HerdAPI
 import Testing
 @testable import HerdNode
@@ -49,5 +50,46 @@ import Testing
         #expect(text == "search team.svc.cluster.local svc.cluster.local cluster.local corp.example example.com extra.example\n"
             + "nameserver 10.42.1.1\nnameserver 192.0.2.53\nnameserver 192.0.2.54\noptions ndots:2 single-request\n",
             "duplicates once, at most three nameservers, a pod's option overrides the policy's")
+    }
+}
+
+/// The agent asks for the node's DNS at each pod start: the address is known only after registration.
+@Suite(.serialized) struct AgentClusterDNSTests {
+    func sandboxResolvConf(_ c: AgentCluster, pod: String) async throws -> String? {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let sandbox = try await c.runtime.listSandboxes().first(where: { $0.config.name == pod }) { return sandbox.config.resolvConf }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("no sandbox for \(pod)")
+        return nil
+    }
+
+    @Test func clusterFirstPodsGetTheNodesDNSOnceItServes() async throws {
+        let serving = Mutex<[String]>([])
+        try await AgentCluster.with(configure: { config in
+            config.clusterDNSProvider = { serving.withLock { $0 } }
+        }) { c in
+            let main = Container(name: "main", image: "busybox", command: ["sleep", "1000"])
+            try await c.create(testPod("before", containers: [main]))
+            let before = try await sandboxResolvConf(c, pod: "before")
+            #expect(before?.contains("svc.cluster.local") == false, "no cluster DNS yet: the node's resolv.conf: \(before ?? "nil")")
+            serving.withLock { $0 = ["10.42.1.1"] }
+            try await c.create(testPod("after", containers: [main]))
+            let after = try await sandboxResolvConf(c, pod: "after")
+            #expect(after?.hasPrefix("search default.svc.cluster.local svc.cluster.local cluster.local") == true, "\(after ?? "nil")")
+            #expect(after?.contains("nameserver 10.42.1.1\noptions ndots:5\n") == true, "\(after ?? "nil")")
+        }
+    }
+
+    @Test func configuredClusterDNSWins() async throws {
+        try await AgentCluster.with(configure: { config in
+            config.clusterDNS = ["10.43.0.10"]
+            config.clusterDNSProvider = { ["10.42.1.1"] }
+        }) { c in
+            try await c.create(testPod("p", containers: [Container(name: "main", image: "busybox", command: ["sleep", "1000"])]))
+            let conf = try await sandboxResolvConf(c, pod: "p")
+            #expect(conf?.contains("nameserver 10.43.0.10\n") == true && conf?.contains("10.42.1.1") == false, "\(conf ?? "nil")")
+        }
     }
 }
