@@ -463,16 +463,27 @@ private extension Array where Element == UInt8 {
             #expect(tcp.answer.contains("db.default.svc.cluster.local. 5 IN A 10.42.0.11"), "two queries on one connection: \(tcp)")
 
             // the upstream resolver (another domain) answers what the cluster does not own, over UDP and TCP
-            let forwarded = try await Self.dig(port, ["web.default.svc.upstream.test", "A"])
+            let forwarded = try await Self.digUntil(port, ["web.default.svc.upstream.test", "A"]) { $0.answers("A") == [webIP] }
             #expect(forwarded.status == "NOERROR" && forwarded.answers("A") == [webIP], "\(forwarded)")
             let forwardedTCP = try await Self.dig(port, ["+tcp", "web.default.svc.upstream.test", "A"])
             #expect(forwardedTCP.answers("A") == [webIP], "\(forwardedTCP)")
             let upstreamNX = try await Self.dig(port, ["nope.default.svc.upstream.test", "A"])
             #expect(upstreamNX.status == "NXDOMAIN", "the upstream's answer as it gave it: \(upstreamNX)")
 
-            let ext = try await Self.dig(port, ["ext.default.svc.cluster.local", "A"])
+            let ext = try await Self.digUntil(port, ["ext.default.svc.cluster.local", "A"]) { !$0.answers("CNAME").isEmpty }
             #expect(ext.answers("CNAME") == ["web.default.svc.upstream.test."], "\(ext)")
             #expect(ext.answers("A") == [webIP], "the CNAME target resolved upstream: \(ext)")
+
+            // changes reach the answers: an endpoint turns ready, a service goes
+            var slice = try await client.get(EndpointSlice.self, namespace: "default", name: "db-x")
+            slice.endpoints?[2].conditions?.ready = true
+            _ = try await client.update(slice)
+            let three = try await Self.digUntil(port, ["db.default.svc.cluster.local", "A"]) { $0.answers("A").count == 3 }
+            #expect(three.answers("A").contains("10.42.0.13"), "\(three)")
+            try await client.delete(HerdAPI.Service.self, namespace: "default", name: "web")
+            let gone = try await Self.digUntil(port, ["web.default.svc.cluster.local", "A"]) { $0.status == "NXDOMAIN" }
+            #expect(gone.status == "NXDOMAIN", "\(gone)")
+            #expect(try await Self.dig(port, ["-x", webIP]).status != "NOERROR", "its PTR went with it")
         }
     }
 
