@@ -76,6 +76,10 @@ struct ClusterUpCommand: AsyncParsableCommand {
             ClusterState.Node(name: "node-\(i)-\(tag)", netns: "herd-cl\(tag)-n\(i)", address: IPv4CIDR.format(net.base + 1 + UInt32(i)),
                               hostVeth: "hcl\(tag)n\(i)", dataDir: dir + "/node-\(i)")
         }
+        if let link = ClusterLayout.linkHolding(network: net) {
+            Output.err("error: --node-network \(nodeNetwork) is in use on this machine (\(link) has an address in it); pick another range")
+            throw ExitCode(1)
+        }
         for node in nodeList where FileManager.default.fileExists(atPath: "/var/run/netns/" + node.netns) {
             Output.err("error: network namespace \(node.netns) exists already (a cluster in another data directory with the same name hash?)")
             throw ExitCode(1)
@@ -250,6 +254,19 @@ struct ClusterLayout {
         return URL(fileURLWithPath: absolute).standardizedFileURL.path
     }
 
+    /// A link of this network namespace with an IPv4 address inside `network`.
+    static func linkHolding(network: IPv4CIDR) -> String? {
+        var head: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&head) == 0, let first = head else { return nil }
+        defer { freeifaddrs(head) }
+        for ifa in sequence(first: first, next: { $0.pointee.ifa_next }) {
+            guard let sa = ifa.pointee.ifa_addr, sa.pointee.sa_family == sa_family_t(AF_INET) else { continue }
+            let a = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
+            if network.contains(a) { return String(cString: ifa.pointee.ifa_name) }
+        }
+        return nil
+    }
+
     /// 6 hex digits of the data directory: names of two clusters on one machine differ.
     var tag: String { String(ProxyRules.hashHex(dataDir).prefix(6)) }
     var stateFile: String { dataDir + "/cluster.json" }
@@ -266,6 +283,13 @@ struct ClusterLayout {
     /// log, and records "pid start-ticks" so `down` never signals a process that reused the pid.
     func spawn(name: String, arguments: [String]) throws -> pid_t {
         let log = logFile(name)
+        // Nothing of this process may leak into a long-lived child: a caller that waits for EOF on a pipe or
+        // socket it gave `up` (as Foundation's Process does to see its child exit) would wait for the cluster.
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+            guard let fd = Int32(entry), fd > 2 else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

@@ -123,6 +123,16 @@ struct AgentLeftovers {
             if fields.count > 4, fields[4].hasPrefix(dir) { _ = umount2(String(fields[4]), Int32(MNT_DETACH)) }
         }
         _ = try? Shell.run("/usr/sbin/nft", ["delete", "table", "ip", proxyTable], timeout: 10)
+        // the node's routes (NodeRoutes records them) and its masquerade table
+        _ = try? Shell.run("/usr/sbin/nft", ["delete", "table", "ip", routesTable], timeout: 10)
+        if let data = FileManager.default.contents(atPath: dir + "/routes/routes.json"),
+           let routes = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] {
+            for route in routes {
+                guard let destination = route["destination"] as? String else { continue }
+                let args = (route["gateway"] as? String).map { [destination, "via", $0] } ?? ["blackhole", destination]
+                _ = try? Shell.run("/usr/sbin/ip", ["route", "del"] + args, timeout: 10)
+            }
+        }
         for controller in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
             for root in ["/sys/fs/cgroup/\(controller)/herd/\(nodeName)", "/sys/fs/cgroup/herd/\(nodeName)"] {
                 removeCgroupTree(root)
@@ -152,6 +162,9 @@ struct AgentLeftovers {
         let hex = String(fnv, radix: 16)
         return "herd-proxy-" + (String(repeating: "0", count: 16 - hex.count) + hex).prefix(8)
     }
+
+    /// NodeRoutes' nftables table: "herd-routes-" + the same 8 hex digits.
+    var routesTable: String { "herd-routes-" + proxyTable.dropFirst("herd-proxy-".count) }
 
     private func removeCgroupTree(_ path: String) {
         guard let children = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
