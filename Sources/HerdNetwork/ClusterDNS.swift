@@ -283,7 +283,8 @@ public final class ClusterDNS: ServiceLifecycle.Service, Sendable {
         case .notReady:
             return reply(to: query, rcode: DNSResponseCode.serverFailure, limit: limit)
         case .answer(let rcode, let answers, let additionals):
-            return reply(to: query, rcode: rcode, answers: answers, additionals: additionals, authoritative: true, limit: limit)
+            return reply(to: query, rcode: rcode, answers: Self.shuffledAddresses(answers), additionals: additionals,
+                         authoritative: true, limit: limit)
         case .alias(let cname, let target):
             return alias(query: query, cname: cname, target: target, limit: limit)
         }
@@ -304,7 +305,7 @@ public final class ClusterDNS: ServiceLifecycle.Service, Sendable {
                 next = t
                 continue
             case .answer(let rcode, let answers, let additionals):
-                return reply(to: query, rcode: rcode, answers: chain + answers, additionals: additionals, authoritative: true, limit: limit)
+                return reply(to: query, rcode: rcode, answers: chain + Self.shuffledAddresses(answers), additionals: additionals, authoritative: true, limit: limit)
             case .forward:
                 guard acquireForward() else { break }
                 let chased = DNSMessage(id: UInt16.random(in: .min ... .max), recursionDesired: true,
@@ -324,6 +325,16 @@ public final class ClusterDNS: ServiceLifecycle.Service, Sendable {
             break
         }
         return reply(to: query, rcode: DNSResponseCode.noError, answers: chain, authoritative: true, limit: limit)
+    }
+
+    /// The address records in a random order among themselves, the rest in place (CoreDNS's `loadbalance`
+    /// in the default Corefile): clients that take the first address spread over a headless service.
+    static func shuffledAddresses(_ records: [DNSResourceRecord]) -> [DNSResourceRecord] {
+        let positions = records.indices.filter { records[$0].type == .a || records[$0].type == .aaaa }
+        guard positions.count > 1 else { return records }
+        var out = records
+        for (i, r) in zip(positions, positions.map { records[$0] }.shuffled()) { out[i] = r }
+        return out
     }
 
     private func acquireForward() -> Bool {

@@ -334,6 +334,18 @@ private extension Array where Element == UInt8 {
         #expect(failed.rcode == DNSResponseCode.serverFailure && failed.id == 10)
     }
 
+    @Test func addressRecordsAreShuffledAmongThemselves() {
+        let cname = DNSResourceRecord(name: "x", type: .cname, ttl: 5, data: .cname("y"))
+        let addresses = (1...8).map { DNSResourceRecord.a("y", UInt32($0), ttl: 5) }
+        var orders = Set<[DNSResourceRecord]>()
+        for _ in 0..<50 {
+            let out = ClusterDNS.shuffledAddresses([cname] + addresses)
+            #expect(out.first == cname && Set(out.dropFirst()) == Set(addresses))
+            orders.insert(Array(out.dropFirst()))
+        }
+        #expect(orders.count > 1, "50 shuffles of 8 records all alike")
+    }
+
     @Test func upstreamsFromResolvConf() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("herd-dns-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
