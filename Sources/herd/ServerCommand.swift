@@ -144,11 +144,13 @@ struct ServerCommand: AsyncParsableCommand {
         }
         if !disableAgent {
             let name = nodeName ?? NodeAgentConfiguration.defaultNodeName(hostname: ProcessInfo.processInfo.hostName)
-            let options = NodeAgentOptions(
+            var options = NodeAgentOptions(
                 nodeName: name, dataDirectory: dir + "/agent", nodeIP: nodeIP, kubeletPort: kubeletPort,
                 clusterDNS: NodeAgentAssembly.parseClusterDNS(clusterDNS), clusterDomain: clusterDomain,
                 crashLoopBackoffBase: .milliseconds(Int64(crashLoopBackoffBase * 1000)),
                 crashLoopBackoffMax: .milliseconds(Int64(crashLoopBackoffMax * 1000)))
+            options.clusterCIDR = IPv4CIDR(clusterCIDR)
+            options.serviceCIDR = IPv4CIDR(serviceCIDR)
             services.append(InProcessNodeAgent(server: server, host: bind.contains(":") ? "[\(bind)]" : bind, options: options,
                                                logger: Logger(label: "herd.agent")))
         }
