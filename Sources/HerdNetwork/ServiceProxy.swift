@@ -39,9 +39,7 @@ public final class ServiceProxy: ServiceLifecycle.Service, Sendable {
 
     private let configuration: ServiceProxyConfiguration
     private let logger: Logger
-    private let services: Informer<HerdAPI.Service>
-    private let slices: Informer<EndpointSlice>
-    private let dirty = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    private let watch: ServicePortWatch
     private let state = Mutex(State())
 
     struct State {
@@ -51,56 +49,28 @@ public final class ServiceProxy: ServiceLifecycle.Service, Sendable {
         var syncs = 0
     }
 
-    private let informers: SharedInformerFactory
-
     public init(client: APIClient, configuration: ServiceProxyConfiguration, logger: Logger = Logger(label: "herd.proxy")) {
         self.configuration = configuration
         self.logger = logger
-        informers = SharedInformerFactory(client: client, logger: logger)
-        services = informers.informer(HerdAPI.Service.self)
-        slices = informers.informer(EndpointSlice.self)
-        let continuation = dirty.continuation
-        let poke: @Sendable () -> Void = { continuation.yield() }
-        services.addHandler(InformerHandler(onAdd: { _ in poke() }, onUpdate: { _, _ in poke() }, onDelete: { _ in poke() }))
-        slices.addHandler(InformerHandler(onAdd: { _ in poke() }, onUpdate: { _, _ in poke() }, onDelete: { _ in poke() }))
+        watch = ServicePortWatch(client: client, nodeName: configuration.nodeName,
+                                 coalesceInterval: configuration.coalesceInterval, logger: logger)
     }
 
     /// How many syncs have been applied (tests wait on it).
     public var syncCount: Int { state.withLock { $0.syncs } }
 
     public func run() async throws {
-        informers.start()
-        defer { informers.shutdown() }
-        await services.waitForSync()
-        await slices.waitForSync()
         try? FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
-        await withGracefulShutdownHandler {
-            await sync()
-            for await _ in dirty.stream.cancelOnGracefulShutdown() {
-                try? await Task.sleep(for: configuration.coalesceInterval)
-                await sync()
-            }
-        } onGracefulShutdown: { [dirty] in
-            dirty.continuation.finish()
-        }
+        await watch.run { ports in await sync(ports) }
         await removeTable()
     }
 
     /// The desired service ports from the informer caches.
     func desired() -> [ProxiedServicePort] {
-        var byService: [String: [EndpointSlice]] = [:]
-        for slice in slices.store.list() {
-            guard let svc = slice.metadata.labels?["kubernetes.io/service-name"] else { continue }
-            byService["\(slice.metadata.namespace ?? "")/\(svc)", default: []].append(slice)
-        }
-        return services.store.list().flatMap { s in
-            ProxiedServicePort.from(s, slices: byService["\(s.metadata.namespace ?? "")/\(s.metadata.name ?? "")"] ?? [],
-                                    nodeName: configuration.nodeName)
-        }
+        watch.desired()
     }
 
-    func sync() async {
-        let ports = desired()
+    func sync(_ ports: [ProxiedServicePort]) async {
         let counts = (try? await readCounters()) ?? [:]
         let text = ProxyRules.replaceTransaction(table: configuration.table, services: ports)
         let path = configuration.stateDirectory + "/proxy.nft"

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HerdAPI
 import HerdClient
+import HerdNetwork
 import HerdNode
 import Logging
 import ServiceLifecycle
@@ -48,6 +49,9 @@ struct AgentCommand: AsyncParsableCommand {
 
     @Option(help: "DNS domain of the cluster.")
     var clusterDomain: String = "cluster.local"
+
+    @Option(help: "Service proxy: nftables (needs root and nft) or userspace (SwiftNIO). Default: nftables where it can work, else userspace.")
+    var proxyMode: ServiceProxyMode?
 
     @Option(help: "Seconds of the first CrashLoopBackOff delay (doubling on every crash).")
     var crashLoopBackoffBase: Double = 10
@@ -158,6 +162,7 @@ struct AgentCommand: AsyncParsableCommand {
             clusterDNS: NodeAgentAssembly.parseClusterDNS(clusterDNS), clusterDomain: clusterDomain,
             crashLoopBackoffBase: .milliseconds(Int64(crashLoopBackoffBase * 1000)),
             crashLoopBackoffMax: .milliseconds(Int64(crashLoopBackoffMax * 1000)))
+        options.proxyMode = proxyMode
         options.clusterCIDR = IPv4CIDR(clusterCIDR)
         options.serviceCIDR = IPv4CIDR(serviceCIDR)
         let (agent, services) = try NodeAgentAssembly.services(client: client, options: options, logger: logger)
@@ -196,3 +201,5 @@ enum NetworkNamespaceCheck {
         return own.st_ino == named.st_ino && own.st_dev == named.st_dev
     }
 }
+
+extension ServiceProxyMode: ExpressibleByArgument {}

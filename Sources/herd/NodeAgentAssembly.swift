@@ -19,6 +19,8 @@ struct NodeAgentOptions {
     var clusterDomain: String
     var crashLoopBackoffBase: Duration
     var crashLoopBackoffMax: Duration
+    /// nil: nftables where it can work, else userspace.
+    var proxyMode: ServiceProxyMode? = nil
     /// The cluster's pod network and ClusterIP range (node routes: masquerade, unassigned addresses dropped).
     var clusterCIDR: IPv4CIDR? = nil
     var serviceCIDR: IPv4CIDR? = nil
@@ -69,15 +71,19 @@ enum NodeAgentAssembly {
                                     port: kubeletPort, logger: Logger(label: "herd.kubelet-server"))
         var services: [any ServiceLifecycle.Service] = [agent, kubelet, KubeletPortPublisher(server: kubelet, agent: agent)]
         if let nodeDNS { services.append(nodeDNS) }
-        // The service proxy in its nftables mode needs root and nft; without them Services have no data path
-        // on this node (the userspace mode comes with the networking work).
         let nft = "/usr/sbin/nft"
-        if isRoot && FileManager.default.isExecutableFile(atPath: nft) {
+        let choice = ServiceProxyMode.choose(requested: options.proxyMode, isRoot: isRoot,
+                                             nftAvailable: FileManager.default.isExecutableFile(atPath: nft))
+        if let warning = choice.warning { logger.warning("\(warning)") }
+        switch choice.mode {
+        case .nftables:
             services.append(ServiceProxy(client: client, configuration: ServiceProxyConfiguration(
                 nodeName: options.nodeName, table: "herd-proxy-" + ProxyRules.hashHex(options.nodeName).prefix(8),
                 stateDirectory: options.dataDirectory + "/proxy", nftPath: nft), logger: Logger(label: "herd.proxy")))
-        } else {
-            logger.notice("no service proxy on this node: it needs root and \(nft)")
+        case .userspace:
+            // as root the ClusterIPs become local addresses the proxy listens on; without root only node ports
+            services.append(UserspaceProxy(client: client, configuration: UserspaceProxyConfiguration(
+                nodeName: options.nodeName, serveClusterIPs: isRoot), logger: Logger(label: "herd.proxy")))
         }
         // Routes to the other nodes' pods (host-gw), masquerade and blackholes, in the agent's network namespace.
         if isRoot && FileManager.default.isExecutableFile(atPath: nft) {

@@ -4,6 +4,7 @@ import HerdAPI
 import HerdAPIServer
 import HerdClient
 import HerdControllers
+import HerdNetwork
 import HerdNode
 import HerdStore
 import Logging
@@ -56,6 +57,9 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(help: "DNS domain of the cluster.")
     var clusterDomain: String = "cluster.local"
+
+    @Option(help: "Service proxy: nftables (needs root and nft) or userspace (SwiftNIO). Default: nftables where it can work, else userspace.")
+    var proxyMode: ServiceProxyMode?
 
     @Option(help: "Seconds between compactions of the store's history (watches older than that get 410 Expired).")
     var compactionInterval: Double = 300
@@ -149,6 +153,7 @@ struct ServerCommand: AsyncParsableCommand {
                 clusterDNS: NodeAgentAssembly.parseClusterDNS(clusterDNS), clusterDomain: clusterDomain,
                 crashLoopBackoffBase: .milliseconds(Int64(crashLoopBackoffBase * 1000)),
                 crashLoopBackoffMax: .milliseconds(Int64(crashLoopBackoffMax * 1000)))
+            options.proxyMode = proxyMode
             options.clusterCIDR = IPv4CIDR(clusterCIDR)
             options.serviceCIDR = IPv4CIDR(serviceCIDR)
             services.append(InProcessNodeAgent(server: server, host: bind.contains(":") ? "[\(bind)]" : bind, options: options,
