@@ -44,6 +44,24 @@ struct ClusterUpTests {
         throw HarnessError("timed out waiting for \(what)")
     }
 
+    @Test func badInputGetsAOneLineErrorAndMakesNothing() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("herd-cluster-bad-\(UUID().uuidString.prefix(8).lowercased())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let agent = try await sh(Paths.herd, ["agent", "--netns", "herd-no-such-netns", "--server", "http://127.0.0.1:1", "--token", "x"])
+        #expect(agent.status == 1 && agent.stderr.contains("error: --netns herd-no-such-netns: no network namespace"), "\(agent.output)")
+        let path = try await sh(Paths.herd, ["agent", "--netns=../x", "--server", "http://127.0.0.1:1", "--token", "x"])
+        #expect(path.status == 1 && path.stderr.contains("not a network namespace name"), "\(path.output)")
+        let overlap = try await sh(Paths.herd, ["cluster", "up", "--nodes", "2", "--data-dir", dir, "--node-network", "10.89.0.0/24",
+                                                "--cluster-cidr", "10.89.0.0/16", "--service-cidr", "10.90.0.0/16"])
+        #expect(overlap.status != 0 && overlap.stderr.contains("overlaps"), "\(overlap.output)")
+        let tooMany = try await sh(Paths.herd, ["cluster", "up", "--nodes", "9", "--data-dir", dir, "--node-network", "10.88.0.0/29",
+                                                "--cluster-cidr", "10.89.0.0/16", "--service-cidr", "10.90.0.0/16"])
+        #expect(tooMany.status != 0 && tooMany.stderr.contains("too small"), "\(tooMany.output)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/cluster.json"))
+        let down = try await sh(Paths.herd, ["cluster", "down", "--data-dir", dir])
+        #expect(down.status == 0 && down.stdout.contains("no cluster"), "\(down.output)")
+    }
+
     @Test func twoNodesRoutePodTrafficAndDownRemovesEverything() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("herd-cluster-\(UUID().uuidString.prefix(8).lowercased())").path
         let port = try HerdServer.freePort()
