@@ -184,6 +184,8 @@ public final class ClusterDNS: ServiceLifecycle.Service, Sendable {
             let address = try SocketAddress(ipAddress: host, port: configuration.port)
             let udp = try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                // queries are small; room for the largest EDNS0 query a client may send
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
                 .channelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(UDPHandler(dns: self)) }
                 }
@@ -400,11 +402,14 @@ public final class ClusterDNS: ServiceLifecycle.Service, Sendable {
 
     private func forwardUDP(_ bytes: [UInt8], id: UInt16, to upstream: SocketAddress) async throws -> [UInt8]? {
         let any = upstream.protocol == .inet6 ? "::" : "0.0.0.0"
-        let channel = try await DatagramBootstrap(group: group).bind(host: any, port: 0) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: channel)
+        // an upstream answer may be as large as the client's EDNS0 size allows: never cut it here
+        let channel = try await DatagramBootstrap(group: group)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
+            .bind(host: any, port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: channel)
+                }
             }
-        }
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(AddressedEnvelope(remoteAddress: upstream, data: ByteBuffer(bytes: bytes)))
             for try await envelope in inbound {

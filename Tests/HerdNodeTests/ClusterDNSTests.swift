@@ -503,14 +503,20 @@ private extension Array where Element == UInt8 {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/dig") else { return }
         try await Self.withServers { client, port, _ in
             _ = try await client.create(ClusterDNSRecordsTests.service("many", clusterIP: "None", ports: []))
+            // 200 addresses: about 3.3 KB, more than 512 bytes and more than NIO's default 2 KB datagram buffer
             _ = try await client.create(ClusterDNSRecordsTests.slice(
-                "many", ports: [], endpoints: (1...60).map { ClusterDNSRecordsTests.endpoint("10.42.9.\($0)") }))
-            let whole = try await Self.digUntil(port, ["many.default.svc.cluster.local", "A"]) { $0.answers("A").count == 60 }
-            #expect(whole.answers("A").count == 60, "dig retries over TCP after TC: \(whole)")
+                "many", ports: [], endpoints: (1...200).map { ClusterDNSRecordsTests.endpoint("10.42.\(9 + $0 / 100).\($0 % 100 + 1)") }))
+            let whole = try await Self.digUntil(port, ["many.default.svc.cluster.local", "A"]) { $0.answers("A").count == 200 }
+            #expect(whole.answers("A").count == 200, "dig retries over TCP after TC: \(whole)")
             let cut = try await Self.dig(port, ["+noedns", "+ignore", "many.default.svc.cluster.local", "A"])
-            #expect(cut.flags.contains("tc") && cut.answers("A").count < 60, "\(cut)")
+            #expect(cut.flags.contains("tc") && cut.answers("A").count < 200, "\(cut)")
             let edns = try await Self.dig(port, ["+bufsize=4096", "+ignore", "many.default.svc.cluster.local", "A"])
-            #expect(!edns.flags.contains("tc") && edns.answers("A").count == 60, "the EDNS0 size the client offered: \(edns)")
+            #expect(!edns.flags.contains("tc") && edns.answers("A").count == 200, "the EDNS0 size the client offered: \(edns)")
+            // a forwarded answer as large as the client allows arrives whole
+            let relayed = try await Self.digUntil(port, ["+bufsize=4096", "+ignore", "many.default.svc.upstream.test", "A"]) {
+                $0.answers("A").count == 200
+            }
+            #expect(!relayed.flags.contains("tc") && relayed.answers("A").count == 200, "\(relayed)")
 
             // garbage on the UDP port is dropped and the server goes on answering
             let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
@@ -523,7 +529,7 @@ private extension Array where Element == UInt8 {
                 p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, junk, junk.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             close(fd)
-            #expect(try await Self.dig(port, ["many.default.svc.cluster.local", "A"]).answers("A").count == 60)
+            #expect(try await Self.dig(port, ["many.default.svc.cluster.local", "A"]).answers("A").count == 200)
         }
     }
 
