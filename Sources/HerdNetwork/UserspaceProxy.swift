@@ -69,6 +69,7 @@ public final class UserspaceProxy: ServiceLifecycle.Service, ServiceConnectionCo
     private let watch: ServicePortWatch
     private let group: any EventLoopGroup
     private let state = Mutex(State())
+    private let connectors: Connectors
 
     struct ListenerKey: Hashable, CustomStringConvertible {
         var proto: String
@@ -78,8 +79,14 @@ public final class UserspaceProxy: ServiceLifecycle.Service, ServiceConnectionCo
     }
 
     struct Listener {
-        var channel: any Channel
+        /// TCP: one listening socket per event loop (SO_REUSEPORT), so a connection stays on the loop that
+        /// accepted it; UDP: one socket.
+        var channels: [any Channel]
         var route: ListenerRoute
+
+        func close() async {
+            for c in channels { try? await c.close() }
+        }
     }
 
     struct State {
@@ -96,6 +103,8 @@ public final class UserspaceProxy: ServiceLifecycle.Service, ServiceConnectionCo
         self.group = group
         watch = ServicePortWatch(client: client, nodeName: configuration.nodeName,
                                  coalesceInterval: configuration.coalesceInterval, logger: logger)
+        let t = configuration.connectTimeout.components
+        connectors = Connectors(connectTimeout: .nanoseconds(t.seconds * 1_000_000_000 + t.attoseconds / 1_000_000_000))
     }
 
     /// How many syncs have been applied (tests wait on it).
@@ -123,7 +132,7 @@ public final class UserspaceProxy: ServiceLifecycle.Service, ServiceConnectionCo
             defer { s.listeners = [:] }
             return Array(s.listeners.values)
         }
-        for l in listeners { try? await l.channel.close() }
+        for l in listeners { await l.close() }
         await addresses?.tearDown()
     }
 
@@ -182,7 +191,7 @@ public final class UserspaceProxy: ServiceLifecycle.Service, ServiceConnectionCo
             }
             return (stale, Set(s.listeners.keys))
         }
-        for l in stale { try? await l.channel.close() }
+        for l in stale { await l.close() }
         if var a = addresses {
             let clusterIPs = Set(ports.compactMap(\.clusterIP))
             let ips = Set(wanted.keys.map(\.host).filter(clusterIPs.contains))
@@ -194,8 +203,8 @@ public final class UserspaceProxy: ServiceLifecycle.Service, ServiceConnectionCo
             guard let backend = state.withLock({ $0.backends[w.id] }) else { continue }
             let route = ListenerRoute(backend: backend, localOnly: w.localOnly)
             do {
-                let channel = try await bind(key, route: route)
-                state.withLock { $0.listeners[key] = Listener(channel: channel, route: route) }
+                let channels = try await bind(key, route: route)
+                state.withLock { $0.listeners[key] = Listener(channels: channels, route: route) }
             } catch {
                 failed = true
                 logger.error("userspace service proxy: cannot listen on \(key): \(error)")
@@ -213,38 +222,47 @@ public final class UserspaceProxy: ServiceLifecycle.Service, ServiceConnectionCo
         }
     }
 
-    private func bind(_ key: ListenerKey, route: ListenerRoute) async throws -> any Channel {
-        let timeout = TimeAmount.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
-                                             + configuration.connectTimeout.components.attoseconds / 1_000_000_000)
+    private func bind(_ key: ListenerKey, route: ListenerRoute) async throws -> [any Channel] {
         let attempts = configuration.maxConnectAttempts
         if key.proto == "udp" {
             let idle = TimeAmount.nanoseconds(Int64(configuration.udpIdleTimeout.components.seconds) * 1_000_000_000
                                               + configuration.udpIdleTimeout.components.attoseconds / 1_000_000_000)
-            return try await DatagramBootstrap(group: group)
+            return [try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(UDPFrontendHandler(route: route, idleTimeout: idle))
                     }
                 }
-                .bind(host: key.host, port: key.port).get()
+                .bind(host: key.host, port: key.port).get()]
         }
         let logger = self.logger
-        return try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 1024)
-            .childChannelOption(.autoRead, value: false)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(GlueHandler { context, handler in
-                        TCPRelay.start(inbound: context.channel, handler: NIOLoopBound(handler, eventLoop: context.eventLoop),
-                                       route: route, connectTimeout: timeout, attempts: attempts, logger: logger)
-                    })
-                }
+        let connectors = self.connectors
+        var channels: [any Channel] = []
+        do {
+            for loop in group.makeIterator() {
+                channels.append(try await ServerBootstrap(group: loop, childGroup: loop)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .serverChannelOption(.socketOption(.init(rawValue: SO_REUSEPORT)), value: 1)
+                    .serverChannelOption(.backlog, value: 1024)
+                    .serverChannelOption(.maxMessagesPerRead, value: 16)
+                    .childChannelOption(.autoRead, value: false)
+                    .childChannelOption(.allowRemoteHalfClosure, value: true)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(GlueHandler { context, handler in
+                                TCPRelay.start(inbound: context.channel, handler: NIOLoopBound(handler, eventLoop: context.eventLoop),
+                                               route: route, connectors: connectors, attempts: attempts, logger: logger)
+                            })
+                        }
+                    }
+                    .bind(host: key.host, port: key.port).get())
             }
-            .bind(host: key.host, port: key.port).get()
+        } catch {
+            for c in channels { try? await c.close() }
+            throw error
+        }
+        return channels
     }
 
     /// This machine's IPv4 addresses (external addresses are served only where they are local).
@@ -377,37 +395,57 @@ final class ListenerRoute: Sendable {
     var current: (backend: ServiceBackend, localOnly: Bool) { state.withLock { $0 } }
 }
 
+/// One ClientBootstrap per event loop for connections to endpoints (a bootstrap per connection costs an
+/// options table and closures every time).
+final class Connectors: Sendable {
+    private let connectTimeout: TimeAmount
+    private let cache = Mutex<[ObjectIdentifier: NIOLoopBound<ClientBootstrap>]>([:])
+
+    init(connectTimeout: TimeAmount) {
+        self.connectTimeout = connectTimeout
+    }
+
+    /// The bootstrap for `loop`; called on `loop`.
+    func connector(for loop: any EventLoop) -> NIOLoopBound<ClientBootstrap> {
+        cache.withLock { c in
+            if let b = c[ObjectIdentifier(loop)] { return b }
+            let b = ClientBootstrap(group: loop)
+                .connectTimeout(connectTimeout)
+                .channelOption(.autoRead, value: false)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(GlueHandler()) }
+                }
+            let bound = NIOLoopBound(b, eventLoop: loop)
+            c[ObjectIdentifier(loop)] = bound
+            return bound
+        }
+    }
+}
+
 /// One client connection: connect to an endpoint (the next one on refusal or timeout), then join the two
 /// channels' glue handlers on one event loop.
 enum TCPRelay {
     static func start(inbound: any Channel, handler: NIOLoopBound<GlueHandler>, route: ListenerRoute,
-                      connectTimeout: TimeAmount, attempts: Int, logger: Logger) {
+                      connectors: Connectors, attempts: Int, logger: Logger) {
         let (backend, localOnly) = route.current
         backend.connections.add(1, ordering: .relaxed)
         let client = inbound.remoteAddress?.ipAddress
         let candidates = backend.candidates(client: client, localOnly: localOnly, limit: attempts)
         connect(inbound: inbound, handler: handler, candidates: candidates[...], backend: backend, client: client,
-                connectTimeout: connectTimeout, logger: logger)
+                connector: connectors.connector(for: inbound.eventLoop), logger: logger)
     }
 
     private static func connect(inbound: any Channel, handler: NIOLoopBound<GlueHandler>, candidates: ArraySlice<SocketAddress>,
-                                backend: ServiceBackend, client: String?, connectTimeout: TimeAmount, logger: Logger) {
+                                backend: ServiceBackend, client: String?, connector: NIOLoopBound<ClientBootstrap>, logger: Logger) {
         guard let target = candidates.first else {
             // no endpoint (left) to try: the client sees its connection closed
             logger.debug("no endpoint (left) for a connection from \(inbound.remoteAddress?.description ?? "?")")
             inbound.close(promise: nil)
             return
         }
-        // the outbound channel lives on the inbound channel's loop so the glue handlers call each other directly
-        ClientBootstrap(group: inbound.eventLoop)
-            .connectTimeout(connectTimeout)
-            .channelOption(.autoRead, value: false)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(GlueHandler()) }
-            }
-            .connect(to: target)
+        // the connector's loop is the inbound channel's, so the glue handlers call each other directly
+        connector.value.connect(to: target)
             .whenComplete { result in
                 switch result {
                 case .success(let outbound):
@@ -428,7 +466,7 @@ enum TCPRelay {
                 case .failure(let error):
                     logger.debug("endpoint \(target) failed: \(error); trying the next")
                     connect(inbound: inbound, handler: handler, candidates: candidates.dropFirst(), backend: backend,
-                            client: client, connectTimeout: connectTimeout, logger: logger)
+                            client: client, connector: connector, logger: logger)
                 }
             }
     }
