@@ -542,6 +542,13 @@ final class TCPHandler: ChannelInboundHandler, Sendable {
                 channel.writeAndFlush(DNSFrameDecoder.frame(bytes), promise: nil)
             }
         }
+        // a client that sends queries without reading the answers gets no more reads until it does
+        if !context.channel.isWritable { try? context.channel.syncOptions?.setOption(.autoRead, value: false) }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { try? context.channel.syncOptions?.setOption(.autoRead, value: true) }
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
