@@ -237,15 +237,16 @@ public final class BridgeNetwork: Sendable {
     }
 }
 
-/// Runs `ip`/`nsenter` on a dedicated thread, so the wait never blocks the cooperative pool.
-enum NetworkCommand {
-    struct Output: Sendable {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+/// Runs `ip`/`nsenter` on a dedicated thread, so the wait never blocks the cooperative pool (also used by
+/// `herd cluster`).
+public enum NetworkCommand {
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
     }
 
-    static func run(_ executable: String, _ arguments: [String]) async throws -> Output {
+    public static func run(_ executable: String, _ arguments: [String]) async throws -> Output {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Output, any Error>) in
             let thread = Thread {
                 let process = Process()
@@ -298,7 +299,7 @@ enum NetworkCommand {
     }
 
     @discardableResult
-    static func check(_ executable: String, _ arguments: [String]) async throws -> String {
+    public static func check(_ executable: String, _ arguments: [String]) async throws -> String {
         let r = try await run(executable, arguments)
         guard r.status == 0 else {
             throw NetworkError.failed("\(([executable] + arguments).joined(separator: " ")): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")

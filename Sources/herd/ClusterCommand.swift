@@ -115,7 +115,7 @@ struct ClusterUpCommand: AsyncParsableCommand {
                 let route = "\(cidr) via \(node.address)"
                 state.hostRoutes.append(route)
                 try state.save(to: layout.stateFile)
-                try await ClusterShell.check("/usr/sbin/ip", ["route", "replace"] + route.split(separator: " ").map(String.init))
+                try await NetworkCommand.check("/usr/sbin/ip", ["route", "replace"] + route.split(separator: " ").map(String.init))
             }
             try Kubeconfig.admin(server: serverURL, token: nil).write(to: layout.kubeconfig)
         } catch {
@@ -134,19 +134,19 @@ struct ClusterUpCommand: AsyncParsableCommand {
     /// The host bridge with the first address, and per node a namespace joined to it by a veth pair.
     private func makeNetwork(_ state: ClusterState) async throws {
         let ip = "/usr/sbin/ip"
-        if try await ClusterShell.run(ip, ["link", "show", "dev", state.bridge]).status != 0 {
-            try await ClusterShell.check(ip, ["link", "add", "name", state.bridge, "type", "bridge"])
+        if try await NetworkCommand.run(ip, ["link", "show", "dev", state.bridge]).status != 0 {
+            try await NetworkCommand.check(ip, ["link", "add", "name", state.bridge, "type", "bridge"])
         }
-        try await ClusterShell.check(ip, ["addr", "replace", "\(state.bridgeAddress)/\(state.prefixLength)", "dev", state.bridge])
-        try await ClusterShell.check(ip, ["link", "set", "dev", state.bridge, "up"])
+        try await NetworkCommand.check(ip, ["addr", "replace", "\(state.bridgeAddress)/\(state.prefixLength)", "dev", state.bridge])
+        try await NetworkCommand.check(ip, ["link", "set", "dev", state.bridge, "up"])
         for node in state.nodes {
-            try await ClusterShell.check(ip, ["netns", "add", node.netns])
-            try await ClusterShell.check(ip, ["link", "add", "name", node.hostVeth, "type", "veth", "peer", "name", "eth0", "netns", node.netns])
-            try await ClusterShell.check(ip, ["link", "set", "dev", node.hostVeth, "master", state.bridge, "up"])
-            try await ClusterShell.check(ip, ["-n", node.netns, "link", "set", "dev", "lo", "up"])
-            try await ClusterShell.check(ip, ["-n", node.netns, "addr", "add", "\(node.address)/\(state.prefixLength)", "dev", "eth0"])
-            try await ClusterShell.check(ip, ["-n", node.netns, "link", "set", "dev", "eth0", "up"])
-            try await ClusterShell.check(ip, ["-n", node.netns, "route", "replace", "default", "via", state.bridgeAddress])
+            try await NetworkCommand.check(ip, ["netns", "add", node.netns])
+            try await NetworkCommand.check(ip, ["link", "add", "name", node.hostVeth, "type", "veth", "peer", "name", "eth0", "netns", node.netns])
+            try await NetworkCommand.check(ip, ["link", "set", "dev", node.hostVeth, "master", state.bridge, "up"])
+            try await NetworkCommand.check(ip, ["-n", node.netns, "link", "set", "dev", "lo", "up"])
+            try await NetworkCommand.check(ip, ["-n", node.netns, "addr", "add", "\(node.address)/\(state.prefixLength)", "dev", "eth0"])
+            try await NetworkCommand.check(ip, ["-n", node.netns, "link", "set", "dev", "eth0", "up"])
+            try await NetworkCommand.check(ip, ["-n", node.netns, "route", "replace", "default", "via", state.bridgeAddress])
         }
     }
 
@@ -392,20 +392,20 @@ struct ClusterTeardown {
         removeSharedCgroupParent()
         unmount(under: layout.dataDir)
         for name in namespaces where FileManager.default.fileExists(atPath: "/var/run/netns/" + name) {
-            let r = try? await ClusterShell.run("/usr/sbin/ip", ["netns", "del", name])
+            let r = try? await NetworkCommand.run("/usr/sbin/ip", ["netns", "del", name])
             if FileManager.default.fileExists(atPath: "/var/run/netns/" + name) {
                 failures.append("delete network namespace \(name): \(r?.stderr.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")")
             }
         }
         if let state {
             for route in state.hostRoutes {
-                _ = try? await ClusterShell.run("/usr/sbin/ip", ["route", "del"] + route.split(separator: " ").map(String.init))
+                _ = try? await NetworkCommand.run("/usr/sbin/ip", ["route", "del"] + route.split(separator: " ").map(String.init))
             }
             for node in state.nodes {
-                _ = try? await ClusterShell.run("/usr/sbin/ip", ["link", "del", "dev", node.hostVeth])
+                _ = try? await NetworkCommand.run("/usr/sbin/ip", ["link", "del", "dev", node.hostVeth])
             }
-            _ = try? await ClusterShell.run("/usr/sbin/ip", ["link", "del", "dev", state.bridge])
-            if (try? await ClusterShell.run("/usr/sbin/ip", ["link", "show", "dev", state.bridge]))?.status == 0 {
+            _ = try? await NetworkCommand.run("/usr/sbin/ip", ["link", "del", "dev", state.bridge])
+            if (try? await NetworkCommand.run("/usr/sbin/ip", ["link", "show", "dev", state.bridge]))?.status == 0 {
                 failures.append("delete bridge \(state.bridge) failed")
             }
         }
@@ -506,43 +506,5 @@ struct ClusterTeardown {
             return p == dir || p.hasPrefix(dir + "/") ? p : nil
         }
         for p in points.sorted(by: { $0.count > $1.count }) { _ = umount2(p, Int32(MNT_DETACH)) }
-    }
-}
-
-/// Runs `ip` and friends on a thread of their own, so the wait never blocks the cooperative pool.
-enum ClusterShell {
-    struct Result: Sendable {
-        var status: Int32
-        var stderr: String
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) async throws -> Result {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
-            Thread {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: executable)
-                p.arguments = arguments
-                let err = Pipe()
-                p.standardError = err
-                p.standardOutput = FileHandle.nullDevice
-                p.standardInput = FileHandle.nullDevice
-                do {
-                    try p.run()
-                } catch {
-                    continuation.resume(throwing: ClusterError("run \(executable): \(error)"))
-                    return
-                }
-                let data = err.fileHandleForReading.readDataToEndOfFile()
-                p.waitUntilExit()
-                continuation.resume(returning: Result(status: p.terminationStatus, stderr: String(decoding: data, as: UTF8.self)))
-            }.start()
-        }
-    }
-
-    static func check(_ executable: String, _ arguments: [String]) async throws {
-        let r = try await run(executable, arguments)
-        guard r.status == 0 else {
-            throw ClusterError("\(([executable] + arguments).joined(separator: " ")): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
     }
 }
