@@ -112,11 +112,15 @@ def run_once(run, n, threads):
                 time.sleep(0.05)
             with watch.lock:
                 ready = dict(watch.ready)
+                bound = dict(watch.bound)
             busy_rss = lib.rss_mb(agent.pid)
             watch.stop()
             if len(ready) < n:
                 raise RuntimeError(f"only {len(ready)} of {n} pods Ready after 120 s; agent log:\n{lib._tail(agent.log_path)}")
             lat = sorted((ready[k] - sent[k]) * 1000 for k in sent)
+            # where the time goes: create to bound (API server + scheduler), bound to Ready (the agent)
+            to_bound = sorted((bound[k] - sent[k]) * 1000 for k in sent if k in bound)
+            on_node = sorted((ready[k] - bound[k]) * 1000 for k in sent if k in bound)
             # delete the pods and wait until the agent has removed them
             req = urllib.request.Request(plane.url + "/api/v1/namespaces/default/pods?labelSelector=run%3D" + str(run),
                                          method="DELETE")
@@ -125,6 +129,8 @@ def run_once(run, n, threads):
             while time.monotonic() < deadline and get_json(plane.url, "/api/v1/namespaces/default/pods")["items"]:
                 time.sleep(0.2)
             return {"p50": lib.percentile(lat, 50), "p99": lib.percentile(lat, 99), "max": lat[-1],
+                    "bound_p99": lib.percentile(to_bound, 99), "node_p50": lib.percentile(on_node, 50),
+                    "node_p99": lib.percentile(on_node, 99),
                     "idle_rss": idle_rss, "busy_rss": busy_rss, "load": load}
 
 
@@ -141,9 +147,11 @@ def main():
     for run in range(a.runs):
         r = run_once(run, a.pods, a.threads)
         results.append(r)
-        rows.append([run + 1, f"{r['p50']:.0f}", f"{r['p99']:.0f}", f"{r['max']:.0f}", f"{r['idle_rss']:.1f}",
-                     f"{r['busy_rss']:.1f}", f"{r['load']:.2f}"])
-    print(lib.table(["run", "p50 ms", "p99 ms", "max ms", "agent RSS idle MiB", f"agent RSS {a.pods} pods MiB", "load"], rows))
+        rows.append([run + 1, f"{r['p50']:.0f}", f"{r['p99']:.0f}", f"{r['max']:.0f}", f"{r['bound_p99']:.0f}",
+                     f"{r['node_p50']:.0f}", f"{r['node_p99']:.0f}", f"{r['idle_rss']:.1f}", f"{r['busy_rss']:.1f}",
+                     f"{r['load']:.2f}"])
+    print(lib.table(["run", "p50 ms", "p99 ms", "max ms", "create-bound p99 ms", "bound-Ready p50 ms", "bound-Ready p99 ms",
+                     "agent RSS idle MiB", f"agent RSS {a.pods} pods MiB", "load"], rows))
     p99 = lib.median([r["p99"] for r in results])
     rss = lib.median([r["idle_rss"] for r in results])
     print()

@@ -28,6 +28,8 @@ public struct NodeAgentConfiguration: Sendable {
     public var statusUpdateInterval: Duration
     /// How often a pod with something to watch (running containers, a back-off) is looked at again.
     public var podResyncInterval: Duration
+    /// Pods synced at once. A pod's start is mostly waiting (network set-up, the monitor, API writes), so
+    /// many run side by side, like the kubelet's goroutine per pod; a key is still never synced twice at once.
     public var podWorkers: Int
     public var runtimeVersion: String
     public var kubeletVersion: String
@@ -39,7 +41,7 @@ public struct NodeAgentConfiguration: Sendable {
                 clusterDomain: String = "cluster.local", crashLoopBackoffBase: Duration = .seconds(10),
                 crashLoopBackoffMax: Duration = .seconds(300), leaseDurationSeconds: Int32 = 40,
                 leaseRenewInterval: Duration = .seconds(2), statusUpdateInterval: Duration = .seconds(10),
-                podResyncInterval: Duration = .seconds(1), podWorkers: Int = 8, runtimeVersion: String = "herd://0.1.0",
+                podResyncInterval: Duration = .seconds(1), podWorkers: Int = 64, runtimeVersion: String = "herd://0.1.0",
                 kubeletVersion: String = "v1.32.0-herd",
                 networkSetup: (@Sendable (_ podCIDR: String) async throws -> Void)? = nil) {
         self.nodeName = nodeName

@@ -45,6 +45,10 @@ public actor LinuxRuntime: ContainerRuntime {
     let logger: Logger
     let cgroups: Cgroups?
     let cgroupError: RuntimeError?
+    /// The records as written, read from the state directory once: the pod workers ask for a sandbox's
+    /// containers on every sync, and decoding every record file each time made a node with many pods slow.
+    private var sandboxRecords: [String: SandboxRecord]?
+    private var containerRecordsByID: [String: ContainerRecord]?
 
     public init(configuration: LinuxRuntimeConfiguration, network: (any PodNetworkPlugin)?, logger: Logger) {
         self.configuration = configuration
@@ -110,22 +114,77 @@ public actor LinuxRuntime: ContainerRuntime {
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
+    /// Every sandbox record, read from disk the first time.
+    private func allSandboxes() -> [String: SandboxRecord] {
+        if let sandboxRecords { return sandboxRecords }
+        var loaded: [String: SandboxRecord] = [:]
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: sandboxesDirectory)) ?? [] where isSafeID(id) {
+            if let data = FileManager.default.contents(atPath: sandboxDirectory(id) + "/sandbox.json"),
+               let record = try? Self.decoder.decode(SandboxRecord.self, from: data) {
+                loaded[id] = record
+            }
+        }
+        sandboxRecords = loaded
+        return loaded
+    }
+
+    /// Every container record, read from disk the first time.
+    private func allContainers() -> [String: ContainerRecord] {
+        if let containerRecordsByID { return containerRecordsByID }
+        var loaded: [String: ContainerRecord] = [:]
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: containersDirectory)) ?? [] where isSafeID(id) {
+            if let data = FileManager.default.contents(atPath: containerDirectory(id) + "/container.json"),
+               let record = try? Self.decoder.decode(ContainerRecord.self, from: data) {
+                loaded[id] = record
+            }
+        }
+        containerRecordsByID = loaded
+        return loaded
+    }
+
     func loadSandbox(_ id: String) throws -> SandboxRecord {
-        guard isSafeID(id), let data = FileManager.default.contents(atPath: sandboxDirectory(id) + "/sandbox.json") else {
+        guard isSafeID(id) else { throw RuntimeError.notFound("sandbox \(id)") }
+        if let record = allSandboxes()[id] { return record }
+        // made by another runtime over the same directory since the first read
+        guard let data = FileManager.default.contents(atPath: sandboxDirectory(id) + "/sandbox.json") else {
             throw RuntimeError.notFound("sandbox \(id)")
         }
-        return try Self.decoder.decode(SandboxRecord.self, from: data)
+        let record = try Self.decoder.decode(SandboxRecord.self, from: data)
+        sandboxRecords?[id] = record
+        return record
     }
 
     func saveSandbox(_ record: SandboxRecord) throws {
         try Self.writeAtomically(Self.encoder.encode(record), to: sandboxDirectory(record.id) + "/sandbox.json")
+        _ = allSandboxes()
+        sandboxRecords?[record.id] = record
+    }
+
+    private func forgetSandbox(_ id: String) {
+        try? FileManager.default.removeItem(atPath: sandboxDirectory(id))
+        sandboxRecords?[id] = nil
     }
 
     func loadContainer(_ id: String) throws -> ContainerRecord {
-        guard isSafeID(id), let data = FileManager.default.contents(atPath: containerDirectory(id) + "/container.json") else {
+        guard isSafeID(id) else { throw RuntimeError.notFound("container \(id)") }
+        if let record = allContainers()[id] { return record }
+        guard let data = FileManager.default.contents(atPath: containerDirectory(id) + "/container.json") else {
             throw RuntimeError.notFound("container \(id)")
         }
-        return try Self.decoder.decode(ContainerRecord.self, from: data)
+        let record = try Self.decoder.decode(ContainerRecord.self, from: data)
+        containerRecordsByID?[id] = record
+        return record
+    }
+
+    private func saveContainer(_ record: ContainerRecord) throws {
+        try Self.writeAtomically(Self.encoder.encode(record), to: containerDirectory(record.id) + "/container.json")
+        _ = allContainers()
+        containerRecordsByID?[record.id] = record
+    }
+
+    private func forgetContainer(_ id: String) {
+        try? FileManager.default.removeItem(atPath: containerDirectory(id))
+        containerRecordsByID?[id] = nil
     }
 
     private func isSafeID(_ id: String) -> Bool {
@@ -240,7 +299,7 @@ public actor LinuxRuntime: ContainerRuntime {
 
     public func removeSandbox(id: String) async throws {
         guard let record = try? loadSandbox(id) else {
-            if isSafeID(id) { try? FileManager.default.removeItem(atPath: sandboxDirectory(id)) }
+            if isSafeID(id) { forgetSandbox(id) }
             return
         }
         try await stopSandbox(id: id)
@@ -250,7 +309,7 @@ public actor LinuxRuntime: ContainerRuntime {
         if let cgroups {
             try await removeCgroup(cgroups, podCgroup(record.config))
         }
-        try? FileManager.default.removeItem(atPath: sandboxDirectory(id))
+        forgetSandbox(id)
     }
 
     public func sandboxStatus(id: String) async throws -> SandboxStatus {
@@ -258,15 +317,11 @@ public actor LinuxRuntime: ContainerRuntime {
     }
 
     public func listSandboxes() async throws -> [SandboxStatus] {
-        let ids = (try? FileManager.default.contentsOfDirectory(atPath: sandboxesDirectory)) ?? []
-        return ids.compactMap { try? loadSandbox($0).status }.sorted { $0.createdAt < $1.createdAt }
+        allSandboxes().values.map(\.status).sorted { $0.createdAt < $1.createdAt }
     }
 
     func containerRecords(sandboxID: String?) -> [ContainerRecord] {
-        let ids = (try? FileManager.default.contentsOfDirectory(atPath: containersDirectory)) ?? []
-        return ids.compactMap { try? loadContainer($0) }
-            .filter { sandboxID == nil || $0.sandboxID == sandboxID }
-            .sorted { $0.createdAt < $1.createdAt }
+        allContainers().values.filter { sandboxID == nil || $0.sandboxID == sandboxID }.sorted { $0.createdAt < $1.createdAt }
     }
 
     /// Kills what is left in a cgroup and removes it, retrying while the kernel still counts exiting tasks.
@@ -309,10 +364,10 @@ public actor LinuxRuntime: ContainerRuntime {
             }
             try cgroups.create(record.cgroup)
             try cgroups.apply(config.resources, to: record.cgroup)
-            try Self.writeAtomically(Self.encoder.encode(record), to: dir + "/container.json")
+            try saveContainer(record)
         } catch {
             cgroups.remove(record.cgroup)
-            try? FileManager.default.removeItem(atPath: dir)
+            forgetContainer(id)
             throw error
         }
         return id
@@ -419,12 +474,12 @@ public actor LinuxRuntime: ContainerRuntime {
 
     public func removeContainer(id: String) async throws {
         guard let record = try? loadContainer(id) else {
-            if isSafeID(id) { try? FileManager.default.removeItem(atPath: containerDirectory(id)) }
+            if isSafeID(id) { forgetContainer(id) }
             return
         }
         try await stopContainer(id: id, gracePeriod: .zero)
         if let cgroups { try await removeCgroup(cgroups, record.cgroup) }
-        try? FileManager.default.removeItem(atPath: containerDirectory(id))
+        forgetContainer(id)
     }
 
     public func containerStatus(id: String) async throws -> RuntimeContainer {
