@@ -84,7 +84,7 @@ public final class ClusterDNS: ServiceLifecycle.Service, Sendable {
     private let informers: SharedInformerFactory
     private let services: Informer<HerdAPI.Service>
     private let slices: Informer<EndpointSlice>
-    private let upstreams: [SocketAddress]
+    let upstreams: [SocketAddress]
     private let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     private let state = Mutex(State())
     private let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
@@ -109,12 +109,16 @@ public final class ClusterDNS: ServiceLifecycle.Service, Sendable {
         informers = SharedInformerFactory(client: client, logger: logger)
         services = informers.informer(HerdAPI.Service.self)
         slices = informers.informer(EndpointSlice.self)
-        upstreams = configuration.upstreams.compactMap { ClusterDNSConfiguration.upstreamAddress($0) }
+        // forwarding to itself would loop until the timeout (CoreDNS's `loop` plugin stops such a server)
+        upstreams = configuration.upstreams.compactMap { ClusterDNSConfiguration.upstreamAddress($0) }.filter {
+            !($0.ipAddress == configuration.listenAddress && $0.port == configuration.port)
+        }
         let bump: @Sendable () -> Void = { [weak self] in self?.state.withLock { $0.generation &+= 1 } }
         services.addHandler(InformerHandler(onAdd: { _ in bump() }, onUpdate: { _, _ in bump() }, onDelete: { _ in bump() }))
         slices.addHandler(InformerHandler(onAdd: { _ in bump() }, onUpdate: { _, _ in bump() }, onDelete: { _ in bump() }))
         if upstreams.count != configuration.upstreams.count {
-            logger.warning("ignoring malformed upstream resolvers", metadata: ["upstreams": "\(configuration.upstreams)"])
+            logger.warning("ignoring malformed upstream resolvers and the server's own address",
+                           metadata: ["upstreams": "\(configuration.upstreams)"])
         }
     }
 

@@ -362,6 +362,12 @@ private extension Array where Element == UInt8 {
         #expect(ClusterDNSConfiguration.upstreamAddress("2001:db8::1")?.port == 53)
         #expect(ClusterDNSConfiguration.upstreamAddress("nonsense") == nil)
         #expect(ClusterDNSConfiguration.upstreamAddress("1.2.3.4:99999") == nil)
+        let client = try APIClient(config: ClientConfig(server: "http://127.0.0.1:1"), requestTimeout: .seconds(1))
+        defer { Task { try? await client.shutdown() } }
+        let dns = ClusterDNS(client: client, configuration: ClusterDNSConfiguration(
+            listenAddress: "10.42.1.1", port: 53, upstreams: ["10.42.1.1", "192.0.2.1", "not an address", "10.42.1.1:5353"]))
+        #expect(dns.upstreams.map { "\($0.ipAddress ?? ""):\($0.port ?? 0)" } == ["192.0.2.1:53", "10.42.1.1:5353"],
+                "never itself, nothing malformed")
     }
 }
 
