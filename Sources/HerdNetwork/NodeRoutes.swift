@@ -273,6 +273,8 @@ public final class NodeRoutes: ServiceLifecycle.Service, Sendable {
     private let logger: Logger
     private let informers: SharedInformerFactory
     private let nodes: Informer<Node>
+    /// A failure that is new (not the one of the last sync) becomes a Warning event on this node.
+    private let recorder: EventRecorder
     private let dirty = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     private let state = Mutex(State())
 
@@ -287,6 +289,7 @@ public final class NodeRoutes: ServiceLifecycle.Service, Sendable {
         self.logger = logger
         informers = SharedInformerFactory(client: client, logger: logger)
         nodes = informers.informer(Node.self)
+        recorder = EventRecorder(client: client, component: "herd-routes", host: configuration.nodeName, logger: logger)
         let continuation = dirty.continuation
         // heartbeats update Nodes every few seconds: only a change of what routes depend on is a reason to sync
         nodes.addHandler(InformerHandler(
@@ -327,6 +330,7 @@ public final class NodeRoutes: ServiceLifecycle.Service, Sendable {
             dirty.continuation.finish()
         }
         await applier.removeTable()
+        await recorder.shutdown()
     }
 
     func sync() async {
@@ -348,7 +352,11 @@ public final class NodeRoutes: ServiceLifecycle.Service, Sendable {
                 defer { s.lastError = text }
                 return s.lastError != text
             }
-            if isNew { logger.error("node routes: \(text)") }
+            if isNew {
+                logger.error("node routes: \(text)")
+                recorder.record(ObjectReference(kind: "Node", name: configuration.nodeName, apiVersion: "v1"),
+                                type: "Warning", reason: "NodeRoutesFailed", message: String(text.prefix(1000)))
+            }
         }
         state.withLock { s in
             s.syncs += 1

@@ -1,6 +1,10 @@
 import Foundation
 import HerdAPI
+import HerdAPIServer
+import HerdClient
+import HerdStore
 import Logging
+import ServiceLifecycle
 import Testing
 @testable import HerdNetwork
 @testable import HerdNode
@@ -152,5 +156,96 @@ struct NodeRouteApplierTests {
         #expect(!table.contains("10.89."))
         let tables = try await RuntimeSubprocess.check("/usr/sbin/ip", ["netns", "exec", ns, "/usr/sbin/nft", "list", "tables"])
         #expect(!tables.contains("herd-routes-test"))
+    }
+}
+
+/// NodeRoutes as the agent runs it, against a live API server, applying in a namespace the test makes: routes
+/// follow the Nodes as they come, change and go, and a route that cannot be made is a Warning event.
+@Suite(.serialized, .enabled(if: RuntimeFixture.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft"), "needs root and nft"))
+struct NodeRoutesServiceTests {
+    @Test func routesFollowTheNodesAndAFailureIsAnEvent() async throws {
+        let tag = String(UUID().uuidString.lowercased().prefix(6))
+        let ns = "herdtest-nrs-\(tag)"
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("herd-routes-svc-\(tag)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var logger = Logger(label: "herd.test")
+        logger.logLevel = .critical
+        let server = APIServer(store: MemoryStore(), configuration: APIServerConfiguration(host: "127.0.0.1", port: 0), logger: logger)
+        let serverGroup = ServiceGroup(configuration: .init(services: [server], logger: logger))
+        let serverTask = Task { try await serverGroup.run() }
+        let port = await server.waitUntilListening()
+        _ = try await RuntimeSubprocess.check("/usr/sbin/ip", ["netns", "add", ns])
+        do {
+            let client = try APIClient(config: ClientConfig(server: "http://127.0.0.1:\(port)"), requestTimeout: .seconds(30))
+            do {
+                try await exercise(client: client, ns: ns, dir: dir, logger: logger)
+            } catch {
+                Issue.record(error)
+            }
+            try? await client.shutdown()
+        } catch {
+            Issue.record(error)
+        }
+        _ = try? await RuntimeSubprocess.run("/usr/sbin/ip", ["netns", "del", ns])
+        await serverGroup.triggerGracefulShutdown()
+        _ = try? await serverTask.value
+    }
+
+    func addNode(_ client: APIClient, _ name: String, cidr: String, ip: String) async throws {
+        let created = try await client.create(Node(metadata: ObjectMeta(name: name), spec: NodeSpec(podCIDR: cidr, podCIDRs: [cidr])))
+        var withStatus = created
+        withStatus.status = NodeStatus(addresses: [NodeAddress(type: "InternalIP", address: ip)])
+        _ = try await client.updateStatus(withStatus)
+    }
+
+    func waitFor(_ what: String, _ check: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if try await check() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw NetworkError.failed("timed out waiting for \(what)")
+    }
+
+    func exercise(client: APIClient, ns: String, dir: String, logger: Logger) async throws {
+        let ip = { (args: [String]) async throws -> String in try await RuntimeSubprocess.check("/usr/sbin/ip", ["-n", ns] + args) }
+        _ = try await ip(["link", "add", "eth0", "type", "veth", "peer", "name", "peer0"])
+        _ = try await ip(["addr", "add", "10.88.0.2/24", "dev", "eth0"])
+        _ = try await ip(["link", "set", "eth0", "up"])
+        _ = try await ip(["link", "set", "peer0", "up"])
+        try await addNode(client, "a", cidr: "10.89.0.0/24", ip: "10.88.0.2")
+        try await addNode(client, "b", cidr: "10.89.1.0/24", ip: "10.88.0.3")
+
+        let routes = NodeRoutes(client: client, configuration: NodeRoutesConfiguration(
+            nodeName: "a", clusterCIDR: IPv4CIDR("10.89.0.0/16"), serviceCIDR: IPv4CIDR("10.90.0.0/16"), stateDirectory: dir,
+            table: "herd-routes-svc", networkNamespace: ns, resyncInterval: .seconds(1), coalesceInterval: .milliseconds(20)),
+                                logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [routes], logger: logger))
+        let task = Task { try await group.run() }
+        do {
+            try await waitFor("b's route") { try await ip(["route", "show"]).contains("10.89.1.0/24 via 10.88.0.3 dev eth0") }
+            #expect(try await ip(["route", "show"]).contains("blackhole 10.89.0.0/16"))
+
+            try await addNode(client, "c", cidr: "10.89.2.0/24", ip: "10.88.0.4")
+            try await waitFor("c's route") { try await ip(["route", "show"]).contains("10.89.2.0/24 via 10.88.0.4 dev eth0") }
+            _ = try await client.delete(Node.self, name: "b")
+            try await waitFor("b's route to go") { !(try await ip(["route", "show"]).contains("10.89.1.0/24")) }
+
+            // a gateway off every link: the route cannot be made; the node gets a Warning event, the rest stays
+            try await addNode(client, "far", cidr: "10.89.3.0/24", ip: "10.88.7.1")
+            try await waitFor("a NodeRoutesFailed event") {
+                let events = try await client.list(Event.self, namespace: "default")
+                return events.items.contains { $0.reason == "NodeRoutesFailed" && $0.involvedObject?.name == "a" && $0.type == "Warning" }
+            }
+            #expect(try await ip(["route", "show"]).contains("10.89.2.0/24 via 10.88.0.4 dev eth0"))
+        } catch {
+            Issue.record(error)
+        }
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        // the table goes with the agent; the routes stay (pods keep their network while it restarts)
+        let tables = try await RuntimeSubprocess.check("/usr/sbin/ip", ["netns", "exec", ns, "/usr/sbin/nft", "list", "tables"])
+        #expect(!tables.contains("herd-routes-svc"))
+        #expect(try await ip(["route", "show"]).contains("10.89.2.0/24 via 10.88.0.4"))
     }
 }
