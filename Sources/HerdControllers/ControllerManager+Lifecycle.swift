@@ -1,7 +1,7 @@
 import HerdClient
 
 extension ControllerManager {
-    /// Node IPAM (with a cluster CIDR), garbage collector, Namespace, Endpoints, EndpointSlice, ServiceAccount, Node lifecycle, Job, DaemonSet.
+    /// Node IPAM (with a cluster CIDR), garbage collector, Namespace, Endpoints, EndpointSlice, ServiceAccount, Node lifecycle, Job, DaemonSet, HorizontalPodAutoscaler.
     static func lifecycleControllers(_ ctx: ControllerContext) -> [any Controller] {
         let ipam: [any Controller] = ctx.options.clusterCIDR.map {
             [NodeIPAMController(ctx, clusterCIDR: $0, nodeCIDRMaskSize: ctx.options.nodeCIDRMaskSize)]
@@ -19,6 +19,7 @@ extension ControllerManager {
             EndpointSliceController(ctx),
             ServiceLoadBalancerController(ctx),
             ServiceAccountController(ctx),
+            HorizontalPodAutoscalerController(ctx),
         ]
     }
 }

@@ -27,6 +27,16 @@ public struct ControllerOptions: Sendable {
     public var clusterCIDR: IPv4CIDR?
     /// Prefix length of each node's pod CIDR (upstream --node-cidr-mask-size, 24).
     public var nodeCIDRMaskSize: Int = 24
+    /// How often each HorizontalPodAutoscaler is reconciled (upstream --horizontal-pod-autoscaler-sync-period).
+    public var hpaSyncPeriod: Duration = .seconds(15)
+    /// The scale-down stabilization window of HPAs whose behavior sets none (upstream
+    /// --horizontal-pod-autoscaler-downscale-stabilization).
+    public var hpaDownscaleStabilization: Duration = .seconds(300)
+    /// The relative metric change below which an HPA does not scale (upstream
+    /// --horizontal-pod-autoscaler-tolerance).
+    public var hpaTolerance: Double = 0.1
+    /// Where the HPA controller reads metrics; nil reads the API server's metrics APIs.
+    public var hpaMetricsSource: (any MetricsSource)?
     public init() {}
 }
 
