@@ -47,7 +47,7 @@ public final class APIServer: ServiceLifecycle.Service, Sendable {
     let core: APIServerCore
     private let configuration: APIServerConfiguration
     private let logger: Logger
-    private let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+    private let listening = ListeningPort()
 
     public init(store: any Store, configuration: APIServerConfiguration = .init(), kinds: [any APIObject.Type] = BuiltinKinds.all,
                 logger: Logger = Logger(label: "herd.apiserver")) {
@@ -60,24 +60,11 @@ public final class APIServer: ServiceLifecycle.Service, Sendable {
     /// The port the server listens on, once it does (useful with port 0); 0 when it stopped without ever
     /// listening (the port was taken), so that whoever waits can give up instead of hanging.
     public func waitUntilListening() async -> Int {
-        await withCheckedContinuation { c in
-            let port: Int? = listening.withLock { state in
-                if let p = state.port { return p }
-                state.waiters.append(c)
-                return nil
-            }
-            if let port { c.resume(returning: port) }
-        }
+        await listening.wait()
     }
 
     private func listeningOn(_ port: Int) {
-        let waiters = listening.withLock { state -> [CheckedContinuation<Int, Never>] in
-            if state.port != nil, port == 0 { return [] }  // it did listen: a later failure changes nothing
-            state.port = port
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for w in waiters { w.resume(returning: port) }
+        listening.set(port)
     }
 
     public func run() async throws {

@@ -87,7 +87,7 @@ public final class ClusterDNS: ServiceLifecycle.Service, Sendable {
     let upstreams: [SocketAddress]
     private let group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     private let state = Mutex(State())
-    private let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+    private let listening = ListeningPort()
 
     struct State {
         /// Bumped by every informer event; the records are rebuilt when a query finds them older.
@@ -124,23 +124,11 @@ public final class ClusterDNS: ServiceLifecycle.Service, Sendable {
 
     /// The bound port once the server listens on UDP and TCP; 0 when it could not bind.
     public func waitUntilListening() async -> Int {
-        await withCheckedContinuation { c in
-            let port: Int? = listening.withLock { state in
-                if let p = state.port { return p }
-                state.waiters.append(c)
-                return nil
-            }
-            if let port { c.resume(returning: port) }
-        }
+        await listening.wait()
     }
 
     private func listeningOn(_ port: Int) {
-        let waiters = listening.withLock { state -> [CheckedContinuation<Int, Never>] in
-            state.port = port
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for w in waiters { w.resume(returning: port) }
+        listening.set(port)
     }
 
     public func run() async throws {

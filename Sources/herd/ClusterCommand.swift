@@ -43,6 +43,9 @@ struct ClusterUpCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard geteuid() == 0 else { throw ValidationError("herd cluster up needs root (network namespaces, bridges, cgroups)") }
+        for tool in ["/usr/sbin/ip", "/usr/sbin/nft"] where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw ValidationError("herd cluster up needs \(tool) (iproute2 and nftables)")
+        }
         guard (1...250).contains(nodes) else { throw ValidationError("--nodes \(nodes): must be between 1 and 250") }
         guard (1...65535).contains(port) else { throw ValidationError("--port \(port): must be between 1 and 65535") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -85,7 +88,8 @@ struct ClusterUpCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         var state = ClusterState(dataDir: dir, bridge: "herd-cl" + tag, bridgeAddress: bridgeAddress, prefixLength: net.prefixLength,
-                                 port: port, clusterCIDR: clusterCIDR, serviceCIDR: serviceCIDR, nodes: nodeList, hostRoutes: [])
+                                 port: port, clusterCIDR: clusterCIDR, serviceCIDR: serviceCIDR, nodes: nodeList, hostRoutes: [],
+                                 hostTable: "herd-cl" + tag)
         var client: APIClient?
         do {
             for sub in ["", "/logs", "/pids", "/server"] {
@@ -139,6 +143,24 @@ struct ClusterUpCommand: AsyncParsableCommand {
         }
         try await NetworkCommand.check(ip, ["addr", "replace", "\(state.bridgeAddress)/\(state.prefixLength)", "dev", state.bridge])
         try await NetworkCommand.check(ip, ["link", "set", "dev", state.bridge, "up"])
+        if let table = state.hostTable {
+            // what the nodes send beyond this machine (their pods' traffic is already the node's) leaves with the
+            // host's address; whether it may leave at all is the host's forwarding setting, left as it is
+            let rules = """
+                table ip \(table)
+                delete table ip \(table)
+                table ip \(table) {
+                    chain postrouting {
+                        type nat hook postrouting priority srcnat; policy accept;
+                        ip saddr \(state.bridgeAddress)/\(state.prefixLength) oifname != "\(state.bridge)" masquerade
+                    }
+                }
+
+                """
+            let path = state.dataDir + "/host.nft"
+            try rules.write(toFile: path, atomically: true, encoding: .utf8)
+            try await NetworkCommand.check("/usr/sbin/nft", ["-f", path])
+        }
         for node in state.nodes {
             try await NetworkCommand.check(ip, ["netns", "add", node.netns])
             try await NetworkCommand.check(ip, ["link", "add", "name", node.hostVeth, "type", "veth", "peer", "name", "eth0", "netns", node.netns])
@@ -231,6 +253,8 @@ struct ClusterState: Codable {
     var nodes: [Node]
     /// `ip route` arguments ("10.42.1.0/24 via 10.41.0.3").
     var hostRoutes: [String]
+    /// The host's nftables table (`ip` family): masquerade for the node network.
+    var hostTable: String?
 
     func save(to path: String) throws {
         let encoder = JSONEncoder()
@@ -403,6 +427,12 @@ struct ClusterTeardown {
             }
             for node in state.nodes {
                 _ = try? await NetworkCommand.run("/usr/sbin/ip", ["link", "del", "dev", node.hostVeth])
+            }
+            if let table = state.hostTable {
+                _ = try? await NetworkCommand.run("/usr/sbin/nft", ["delete", "table", "ip", table])
+                if (try? await NetworkCommand.run("/usr/sbin/nft", ["list", "table", "ip", table]))?.status == 0 {
+                    failures.append("delete nftables table \(table) failed")
+                }
             }
             _ = try? await NetworkCommand.run("/usr/sbin/ip", ["link", "del", "dev", state.bridge])
             if (try? await NetworkCommand.run("/usr/sbin/ip", ["link", "show", "dev", state.bridge]))?.status == 0 {

@@ -146,6 +146,8 @@ struct ClusterUpTests {
             let host = try await sh("/usr/bin/curl", ["--noproxy", "*", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://\(webIP):8080/"])
             #expect(host.stdout == "200", "\(host.output)")
 
+            let hostTables = try await sh("/usr/sbin/nft", ["list", "tables"]).stdout
+            #expect(hostTables.contains("table ip \(c.bridge)\n"), "no masquerade table for the node network: \(hostTables)")
             for node in c.nodes {
                 let sandboxes = node.dataDir + "/runtime/sandboxes"
                 podNamespaces += ((try? FileManager.default.contentsOfDirectory(atPath: sandboxes)) ?? []).map { "herd-" + $0.prefix(12) }
@@ -176,6 +178,7 @@ struct ClusterUpTests {
             let routes = try await sh("/usr/sbin/ip", ["route", "show"]).stdout
             #expect(!routes.contains("10.88.") && !routes.contains("10.89.") && !routes.contains("10.90."), "routes left: \(routes)")
             let tables = try await sh("/usr/sbin/nft", ["list", "tables"]).stdout
+            #expect(!tables.contains("table ip \(c.bridge)\n"), "nft table \(c.bridge) left")
             for node in c.nodes {
                 let leftovers = AgentLeftovers(nodeName: node.name, dataDir: node.dataDir)
                 #expect(!tables.contains(leftovers.proxyTable), "nft table \(leftovers.proxyTable) left")

@@ -21,7 +21,7 @@ public final class KubeletServer: ServiceLifecycle.Service, Sendable {
     let logger: Logger
     let stats: StatsProvider
     let metrics = KubeletMetrics()
-    private let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+    private let listening = ListeningPort()
 
     /// Largest WebSocket message accepted or sent; output is sent in pieces well below it.
     static let maxFrameSize = 1 << 20
@@ -41,23 +41,11 @@ public final class KubeletServer: ServiceLifecycle.Service, Sendable {
 
     /// The bound port, once the server listens.
     public func waitUntilListening() async -> Int {
-        await withCheckedContinuation { c in
-            let port: Int? = listening.withLock { state in
-                if let p = state.port { return p }
-                state.waiters.append(c)
-                return nil
-            }
-            if let port { c.resume(returning: port) }
-        }
+        await listening.wait()
     }
 
     private func listeningOn(_ port: Int) {
-        let waiters = listening.withLock { state -> [CheckedContinuation<Int, Never>] in
-            state.port = port
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for w in waiters { w.resume(returning: port) }
+        listening.set(port)
     }
 
     public func run() async throws {
