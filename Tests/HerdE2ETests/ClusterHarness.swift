@@ -28,7 +28,8 @@ struct TestCluster {
 
     /// `herd cluster up` in a fresh directory with the given node network, pod and service ranges; nil (with
     /// the failure recorded) when it did not come up. The directory is returned either way, for `down`.
-    static func up(nodes: Int, nodeNetwork: String, clusterCIDR: String, serviceCIDR: String) async throws -> (dir: String, cluster: TestCluster?) {
+    static func up(nodes: Int, nodeNetwork: String, clusterCIDR: String, serviceCIDR: String) async throws
+        -> (dir: String, cluster: TestCluster?, output: CommandResult) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("herd-cluster-\(UUID().uuidString.prefix(8).lowercased())").path
         let port = try HerdServer.freePort()
         let up = try await sh(Paths.herd, ["cluster", "up", "--nodes", String(nodes), "--data-dir", dir, "--node-network", nodeNetwork,
@@ -40,12 +41,12 @@ struct TestCluster {
             cidr.split(separator: ".").prefix(2).joined(separator: ".") + "."
         }
         guard up.status == 0, let data = FileManager.default.contents(atPath: dir + "/cluster.json"),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return (dir, nil) }
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return (dir, nil, up) }
         let list = (json["nodes"] as? [[String: Any]] ?? []).map {
             Node(name: $0["name"] as? String ?? "", netns: $0["netns"] as? String ?? "", hostVeth: $0["hostVeth"] as? String ?? "",
                  dataDir: $0["dataDir"] as? String ?? "")
         }
-        return (dir, TestCluster(dir: dir, nodes: list, bridge: json["bridge"] as? String ?? "", ranges: ranges))
+        return (dir, TestCluster(dir: dir, nodes: list, bridge: json["bridge"] as? String ?? "", ranges: ranges), up)
     }
 
     func kubectl(_ args: [String], input: String? = nil, timeout: TimeInterval = 60) async throws -> CommandResult {
@@ -68,11 +69,11 @@ struct TestCluster {
     }
 
     /// The tails of the server's and the agents' logs, for a failure message.
-    static func logs(_ dir: String, nodes: [String]) -> String {
+    static func logs(_ dir: String) -> String {
         var logs = ""
-        for name in ["server"] + nodes {
-            let log = (try? String(contentsOfFile: "\(dir)/logs/\(name).log", encoding: .utf8)) ?? ""
-            logs += "--- \(name) log (tail)\n\(log.suffix(3000))\n"
+        for file in ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/logs")) ?? []).sorted() {
+            let log = (try? String(contentsOfFile: "\(dir)/logs/\(file)", encoding: .utf8)) ?? ""
+            logs += "--- \(file) (tail)\n\(log.suffix(3000))\n"
         }
         return logs
     }
@@ -105,6 +106,7 @@ struct TestCluster {
             #expect(!routes.contains(prefix), "routes in \(prefix)* left: \(routes)")
         }
         let tables = try await sh("/usr/sbin/nft", ["list", "tables"]).stdout
+        #expect(!tables.contains("table ip \(c.bridge)\n"), "nft table \(c.bridge) left")
         for node in c.nodes {
             let leftovers = AgentLeftovers(nodeName: node.name, dataDir: node.dataDir)
             #expect(!tables.contains(leftovers.proxyTable), "nft table \(leftovers.proxyTable) left")

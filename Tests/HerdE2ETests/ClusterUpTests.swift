@@ -7,41 +7,8 @@ import Testing
 @Suite(.serialized, .enabled(if: geteuid() == 0 && Paths.exists(Paths.kubectl132) && Paths.exists("/usr/bin/python3")
                              && Paths.exists("/usr/sbin/nft")))
 struct ClusterUpTests {
-    /// Runs a command on a thread of its own (the cooperative pool is never blocked by a wait).
     func sh(_ exe: String, _ args: [String], input: String? = nil, timeout: TimeInterval = 60) async throws -> CommandResult {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<CommandResult, any Error>) in
-            Thread { c.resume(with: Result { try Shell.run(exe, args, input: input, timeout: timeout) }) }.start()
-        }
-    }
-
-    struct Cluster {
-        var dir: String
-        var nodes: [(name: String, netns: String, hostVeth: String, dataDir: String)]
-        var bridge: String
-        var kubeconfig: String { dir + "/kubeconfig.yaml" }
-    }
-
-    func readCluster(_ dir: String) throws -> Cluster {
-        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/cluster.json"))
-        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let nodes = (json["nodes"] as? [[String: Any]] ?? []).map {
-            (name: $0["name"] as? String ?? "", netns: $0["netns"] as? String ?? "", hostVeth: $0["hostVeth"] as? String ?? "",
-             dataDir: $0["dataDir"] as? String ?? "")
-        }
-        return Cluster(dir: dir, nodes: nodes, bridge: json["bridge"] as? String ?? "")
-    }
-
-    func kubectl(_ c: Cluster, _ args: [String], input: String? = nil) async throws -> CommandResult {
-        try await sh(Paths.kubectl132, ["--kubeconfig", c.kubeconfig, "--cache-dir", c.dir + "/kubectl-cache"] + args, input: input)
-    }
-
-    func waitFor(_ what: String, timeout: TimeInterval = 90, _ check: () async throws -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try await check() { return }
-            try await Task.sleep(for: .milliseconds(300))
-        }
-        throw HarnessError("timed out waiting for \(what)")
+        try await TestCluster.sh(exe, args, input: input, timeout: timeout)
     }
 
     @Test func badInputGetsAOneLineErrorAndMakesNothing() async throws {
@@ -63,23 +30,17 @@ struct ClusterUpTests {
     }
 
     @Test func twoNodesRoutePodTrafficAndDownRemovesEverything() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("herd-cluster-\(UUID().uuidString.prefix(8).lowercased())").path
-        let port = try HerdServer.freePort()
-        var cluster: Cluster?
+        let (dir, cluster, up) = try await TestCluster.up(nodes: 2, nodeNetwork: "10.88.0.0/24", clusterCIDR: "10.89.0.0/16",
+                                                          serviceCIDR: "10.90.0.0/16")
         var podNamespaces: [String] = []
         do {
-            let up = try await sh(Paths.herd, ["cluster", "up", "--nodes", "2", "--data-dir", dir, "--node-network", "10.88.0.0/24",
-                                               "--cluster-cidr", "10.89.0.0/16", "--service-cidr", "10.90.0.0/16", "--port", String(port)],
-                                  timeout: 300)
-            guard up.status == 0 else { throw HarnessError("herd cluster up failed: \(up.output)") }
+            guard let c = cluster else { throw HarnessError("herd cluster up failed: \(up.output)") }
             #expect(up.stdout.split(separator: "\n").last.map(String.init) == dir + "/kubeconfig.yaml", "\(up.stdout)")
-            let c = try readCluster(dir)
-            cluster = c
             try #require(c.nodes.count == 2)
-            let again = try await sh(Paths.herd, ["cluster", "up", "--nodes", "2", "--data-dir", dir, "--port", String(port)])
+            let again = try await sh(Paths.herd, ["cluster", "up", "--nodes", "2", "--data-dir", dir])
             #expect(again.status != 0 && again.stderr.contains("already up"), "\(again.output)")
 
-            let nodes = try await kubectl(c, ["get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.addresses[?(@.type==\"InternalIP\")].address}{\"\\n\"}{end}"])
+            let nodes = try await c.kubectl(["get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.addresses[?(@.type==\"InternalIP\")].address}{\"\\n\"}{end}"])
             #expect(nodes.stdout.contains("\(c.nodes[0].name) 10.88.0.2") && nodes.stdout.contains("\(c.nodes[1].name) 10.88.0.3"), "\(nodes.output)")
 
             let web = """
@@ -94,12 +55,12 @@ struct ClusterUpTests {
                 command: ["python3", "-m", "http.server", "8080"]
                 readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
             """
-            let applied = try await kubectl(c, ["apply", "-f", "-"], input: web)
+            let applied = try await c.kubectl(["apply", "-f", "-"], input: web)
             #expect(applied.status == 0, "\(applied.output)")
-            try await waitFor("web Ready") {
-                try await kubectl(c, ["get", "pod", "web", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]).stdout == "True"
+            try await c.waitFor("web Ready") {
+                try await c.kubectl(["get", "pod", "web", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]).stdout == "True"
             }
-            let webIP = try await kubectl(c, ["get", "pod", "web", "-o", "jsonpath={.status.podIP}"]).stdout
+            let webIP = try await c.kubectl(["get", "pod", "web", "-o", "jsonpath={.status.podIP}"]).stdout
             #expect(webIP.hasPrefix("10.89."), "web pod IP \(webIP)")
 
             // a pod on the other node fetches from the web pod's address (bounded: 60 tries)
@@ -127,20 +88,20 @@ struct ClusterUpTests {
                           print("retry", e, flush=True)
                           time.sleep(0.5)
             """
-            let created = try await kubectl(c, ["apply", "-f", "-"], input: fetch)
+            let created = try await c.kubectl(["apply", "-f", "-"], input: fetch)
             #expect(created.status == 0, "\(created.output)")
-            try await waitFor("fetch to finish") {
-                let phase = try await kubectl(c, ["get", "pod", "fetch", "-o", "jsonpath={.status.phase}"]).stdout
+            try await c.waitFor("fetch to finish") {
+                let phase = try await c.kubectl(["get", "pod", "fetch", "-o", "jsonpath={.status.phase}"]).stdout
                 return phase == "Succeeded" || phase == "Failed"
             }
-            let fetchIP = try await kubectl(c, ["get", "pod", "fetch", "-o", "jsonpath={.status.podIP}"]).stdout
-            let logs = try await kubectl(c, ["logs", "fetch"])
+            let fetchIP = try await c.kubectl(["get", "pod", "fetch", "-o", "jsonpath={.status.podIP}"]).stdout
+            let logs = try await c.kubectl(["logs", "fetch"])
             #expect(logs.stdout.contains("fetched 200"), "\(logs.output)")
             // the web pod saw the other pod's own address (no masquerade inside the cluster CIDR)
-            let webLogs = try await kubectl(c, ["logs", "web"])
+            let webLogs = try await c.kubectl(["logs", "web"])
             #expect(!fetchIP.isEmpty && webLogs.output.contains(fetchIP + " - -"), "fetch pod \(fetchIP); web log: \(webLogs.output)")
             // and kubectl exec reaches a container on a node in its own namespace
-            let exec = try await kubectl(c, ["exec", "web", "--", "python3", "-c", "import socket;print(socket.gethostname())"])
+            let exec = try await c.kubectl(["exec", "web", "--", "python3", "-c", "import socket;print(socket.gethostname())"])
             #expect(exec.status == 0 && exec.stdout.contains("web"), "\(exec.output)")
             // the host reaches pods through its routes to the nodes
             let host = try await sh("/usr/bin/curl", ["--noproxy", "*", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://\(webIP):8080/"])
@@ -148,54 +109,12 @@ struct ClusterUpTests {
 
             let hostTables = try await sh("/usr/sbin/nft", ["list", "tables"]).stdout
             #expect(hostTables.contains("table ip \(c.bridge)\n"), "no masquerade table for the node network: \(hostTables)")
-            for node in c.nodes {
-                let sandboxes = node.dataDir + "/runtime/sandboxes"
-                podNamespaces += ((try? FileManager.default.contentsOfDirectory(atPath: sandboxes)) ?? []).map { "herd-" + $0.prefix(12) }
-            }
+            podNamespaces = c.podNamespaces()
             #expect(podNamespaces.count == 2)
         } catch {
-            var logs = ""
-            for file in ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/logs")) ?? []).sorted() {
-                let log = (try? String(contentsOfFile: "\(dir)/logs/\(file)", encoding: .utf8)) ?? ""
-                logs += "--- \(file) (tail)\n\(log.suffix(3000))\n"
-            }
-            Issue.record(error, "\(logs)")
+            Issue.record(error, "\(TestCluster.logs(dir))")
+            podNamespaces = cluster?.podNamespaces() ?? []
         }
-
-        let down = try await sh(Paths.herd, ["cluster", "down", "--data-dir", dir], timeout: 120)
-        #expect(down.status == 0, "\(down.output)")
-        let downAgain = try await sh(Paths.herd, ["cluster", "down", "--data-dir", dir], timeout: 60)
-        #expect(downAgain.status == 0, "\(downAgain.output)")
-        if let c = cluster {
-            let netns = try await sh("/usr/sbin/ip", ["netns", "list"]).stdout
-            for name in c.nodes.map(\.netns) + podNamespaces {
-                #expect(!netns.contains(name), "network namespace \(name) left: \(netns)")
-            }
-            let links = try await sh("/usr/sbin/ip", ["-o", "link", "show"]).stdout
-            for name in [c.bridge] + c.nodes.map(\.hostVeth) {
-                #expect(!links.contains(name + ":") && !links.contains(name + "@"), "link \(name) left")
-            }
-            let routes = try await sh("/usr/sbin/ip", ["route", "show"]).stdout
-            #expect(!routes.contains("10.88.") && !routes.contains("10.89.") && !routes.contains("10.90."), "routes left: \(routes)")
-            let tables = try await sh("/usr/sbin/nft", ["list", "tables"]).stdout
-            #expect(!tables.contains("table ip \(c.bridge)\n"), "nft table \(c.bridge) left")
-            for node in c.nodes {
-                let leftovers = AgentLeftovers(nodeName: node.name, dataDir: node.dataDir)
-                #expect(!tables.contains(leftovers.proxyTable), "nft table \(leftovers.proxyTable) left")
-                #expect(!tables.contains(leftovers.routesTable), "nft table \(leftovers.routesTable) left")
-                for root in ["/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/unified"] {
-                    #expect(!FileManager.default.fileExists(atPath: "\(root)/herd/\(node.name)"), "cgroup \(root)/herd/\(node.name) left")
-                }
-            }
-            var processes: [String] = []
-            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-                guard let pid = Int32(entry), let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
-                let text = String(decoding: cmd, as: UTF8.self)
-                if text.contains(dir) { processes.append("\(pid): \(text.replacingOccurrences(of: "\0", with: " "))") }
-            }
-            #expect(processes.isEmpty, "processes of the cluster left: \(processes)")
-            #expect(!FileManager.default.fileExists(atPath: dir + "/cluster.json"))
-        }
-        try? FileManager.default.removeItem(atPath: dir)
+        try await TestCluster.down(dir, cluster, podNamespaces: podNamespaces)
     }
 }

@@ -74,7 +74,7 @@ struct ServiceNetworkingTests {
     }
 
     @Test func threeNodeServiceByNameNodePortReadinessScalingAndDNS() async throws {
-        let (dir, cluster) = try await TestCluster.up(nodes: 3, nodeNetwork: "10.91.0.0/24", clusterCIDR: "10.92.0.0/16",
+        let (dir, cluster, _) = try await TestCluster.up(nodes: 3, nodeNetwork: "10.91.0.0/24", clusterCIDR: "10.92.0.0/16",
                                                       serviceCIDR: "10.93.0.0/16")
         var podNamespaces: [String] = []
         if let c = cluster {
@@ -161,7 +161,7 @@ struct ServiceNetworkingTests {
                 print("ServiceNetworkingTests: scaled to 1, data path had one replica after \(String(format: "%.1f", Date().timeIntervalSince(scaled))) s (as seen through kubectl exec)")
                 podNamespaces = c.podNamespaces()
             } catch {
-                Issue.record(error, "\(TestCluster.logs(dir, nodes: c.nodes.map(\.name)))")
+                Issue.record(error, "\(TestCluster.logs(dir))")
                 podNamespaces = c.podNamespaces()
             }
         }
