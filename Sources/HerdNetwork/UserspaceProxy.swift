@@ -314,6 +314,8 @@ final class ServiceBackend: Sendable {
 
     var programmed: Bool { state.withLock { $0.programmed } }
 
+    var hasAffinity: Bool { state.withLock { $0.affinity != nil } }
+
     var endpoints: [String] {
         state.withLock { s in s.targets.map { "\($0.address.ipAddress ?? ""):\($0.address.port ?? 0)" } }
     }
@@ -430,7 +432,8 @@ enum TCPRelay {
                       connectors: Connectors, attempts: Int, logger: Logger) {
         let (backend, localOnly) = route.current
         backend.connections.add(1, ordering: .relaxed)
-        let client = inbound.remoteAddress?.ipAddress
+        // the client's address as text only matters for affinity (formatting it costs every connection)
+        let client = backend.hasAffinity ? inbound.remoteAddress?.ipAddress : nil
         let candidates = backend.candidates(client: client, localOnly: localOnly, limit: attempts)
         connect(inbound: inbound, handler: handler, candidates: candidates[...], backend: backend, client: client,
                 connector: connectors.connector(for: inbound.eventLoop), logger: logger)
