@@ -129,7 +129,7 @@ final class HPAReconciler: Sendable {
                                                  status: &status, now: now)
             metricStatuses = computed.statuses
             guard let proposal = computed.replicas else {
-                status.currentReplicas = scale.status?.replicas ?? currentReplicas
+                status.currentReplicas = currentReplicas
                 status.currentMetrics = metricStatuses
                 try await writeStatus(hpa, status)
                 return

@@ -9,7 +9,7 @@ struct Herd: AsyncParsableCommand {
         subcommands: [
             ServerCommand.self, AgentCommand.self, ClusterCommand.self,
             GetCommand.self, DescribeCommand.self, ApplyCommand.self, CreateCommand.self, DeleteCommand.self,
-            LabelCommand.self, AnnotateCommand.self, PatchCommand.self, ScaleCommand.self, RolloutCommand.self,
+            LabelCommand.self, AnnotateCommand.self, PatchCommand.self, ScaleCommand.self, AutoscaleCommand.self, RolloutCommand.self,
             APIResourcesCommand.self, VersionCommand.self,
             LogsCommand.self,
             ExecCommand.self,
