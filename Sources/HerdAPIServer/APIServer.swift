@@ -253,6 +253,10 @@ struct HerdResponder: HTTPResponder {
            let doc = try await MetricsAPI(proxy: core.nodeProxy).handle(path: request.uri.path, query: query) {
             return Self.json(doc, code: 200, format: plain(format))
         }
+        if request.uri.path.hasPrefix("/apis/\(CustomMetricsAPI.group)"), request.method == .get,
+           let doc = try await CustomMetricsAPI(proxy: core.nodeProxy).handle(path: request.uri.path, query: query) {
+            return Self.json(doc, code: 200, format: plain(format))
+        }
         let route = try Router.route(request.uri.path, registry: core.registry)
         let method = request.method
         switch route {
@@ -277,10 +281,10 @@ struct HerdResponder: HTTPResponder {
             return Self.json(core.discovery.apiVersions, code: 200, format: format)
         case .apiGroups:
             if format.aggregatedDiscovery {
-                return Self.json(MetricsAPI.addingDiscovery(to: core.discovery.aggregated(core: false, version: format.discoveryVersion), aggregated: true),
+                return Self.json(Self.addingServedGroups(to: core.discovery.aggregated(core: false, version: format.discoveryVersion), aggregated: true),
                                  code: 200, format: format)
             }
-            return Self.json(MetricsAPI.addingDiscovery(to: core.discovery.apiGroupList, aggregated: false), code: 200, format: format)
+            return Self.json(Self.addingServedGroups(to: core.discovery.apiGroupList, aggregated: false), code: 200, format: format)
         case .apiGroup(let g):
             guard let doc = core.discovery.apiGroup(g) else { throw Router.notFound(request.uri.path) }
             return Self.json(doc, code: 200, format: plain(format))
@@ -297,6 +301,11 @@ struct HerdResponder: HTTPResponder {
             var req = request
             return try await resource(r, method: method, request: &req, query: query, format: format)
         }
+    }
+
+    /// `/apis` with the groups served by code rather than kinds: the metrics APIs.
+    static func addingServedGroups(to doc: JSONValue, aggregated: Bool) -> JSONValue {
+        CustomMetricsAPI.addingDiscovery(to: MetricsAPI.addingDiscovery(to: doc, aggregated: aggregated), aggregated: aggregated)
     }
 
     private func plain(_ f: ResponseFormat) -> ResponseFormat {

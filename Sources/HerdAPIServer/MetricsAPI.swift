@@ -175,28 +175,9 @@ struct MetricsAPI: Sendable {
                 "memory": .string(Quantity(integer: memory, format: .binarySI).description)]
     }
 
-    /// Every given node's Summary, fetched at once; nodes without a kubelet endpoint or that do not
-    /// answer in time are missing from the result.
+    /// Every given node's Summary; nodes without a kubelet endpoint or that do not answer in time are
+    /// missing from the result.
     private func fetchSummaries(_ nodes: [JSONValue]) async -> [String: JSONValue] {
-        let http = proxy.http
-        return await withTaskGroup(of: (String, JSONValue?).self) { group in
-            for node in nodes {
-                guard let name = node.name, let (host, port) = NodeProxy.kubeletAddress(of: node) else { continue }
-                let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/stats/summary"
-                group.addTask {
-                    do {
-                        let response = try await http.execute(HTTPClientRequest(url: url), timeout: Self.fetchTimeout)
-                        guard response.status == .ok else { return (name, nil) }
-                        var body = try await response.body.collect(upTo: 64 << 20)
-                        return (name, try? JSONValue.parse(body.readBytes(length: body.readableBytes) ?? []))
-                    } catch {
-                        return (name, nil)
-                    }
-                }
-            }
-            var out: [String: JSONValue] = [:]
-            for await (name, summary) in group { if let summary { out[name] = summary } }
-            return out
-        }
+        await proxy.fetchJSON("/stats/summary", from: nodes, timeout: Self.fetchTimeout)
     }
 }

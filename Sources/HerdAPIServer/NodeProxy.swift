@@ -57,6 +57,31 @@ final class NodeProxy: Sendable {
         return try await handlers.get(ResourcePath(kind: kind, namespace: namespace, name: name, subresource: nil, legacyWatch: false))
     }
 
+    /// A JSON document from every given node's kubelet server (`path` like `/stats/summary`), fetched at
+    /// once, by node name; nodes without a kubelet endpoint, or that do not answer well in time, are missing.
+    func fetchJSON(_ path: String, from nodes: [JSONValue], timeout: TimeAmount) async -> [String: JSONValue] {
+        let http = self.http
+        return await withTaskGroup(of: (String, JSONValue?).self) { group in
+            for node in nodes {
+                guard let name = node.name, let (host, port) = Self.kubeletAddress(of: node) else { continue }
+                let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)"
+                group.addTask {
+                    do {
+                        let response = try await http.execute(HTTPClientRequest(url: url), timeout: timeout)
+                        guard response.status == .ok else { return (name, nil) }
+                        var body = try await response.body.collect(upTo: 64 << 20)
+                        return (name, try? JSONValue.parse(body.readBytes(length: body.readableBytes) ?? []))
+                    } catch {
+                        return (name, nil)
+                    }
+                }
+            }
+            var out: [String: JSONValue] = [:]
+            for await (name, doc) in group { if let doc { out[name] = doc } }
+            return out
+        }
+    }
+
     /// Where a node's kubelet server listens; nil when it has none (a simulated node, an agent not started).
     static func kubeletAddress(of node: JSONValue) -> (host: String, port: Int)? {
         guard let port = node[path: ["status", "daemonEndpoints", "kubeletEndpoint", "Port"]]?.intValue, port > 0 else { return nil }

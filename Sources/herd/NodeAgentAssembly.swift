@@ -67,24 +67,35 @@ enum NodeAgentAssembly {
             logger.notice("port \(kubeletPort) is in use; the streaming server takes a free port")
             kubeletPort = 0
         }
-        let kubelet = KubeletServer(runtime: runtime, locator: agent, nodeName: options.nodeName, host: kubeletHost,
-                                    port: kubeletPort, logger: Logger(label: "herd.kubelet-server"))
-        var services: [any ServiceLifecycle.Service] = [agent, kubelet, KubeletPortPublisher(server: kubelet, agent: agent)]
-        if let nodeDNS { services.append(nodeDNS) }
         let nft = "/usr/sbin/nft"
         let choice = ServiceProxyMode.choose(requested: options.proxyMode, isRoot: isRoot,
                                              nftAvailable: FileManager.default.isExecutableFile(atPath: nft))
         if let warning = choice.warning { logger.warning("\(warning)") }
+        let proxy: any ServiceLifecycle.Service & ServiceConnectionCounting
         switch choice.mode {
         case .nftables:
-            services.append(ServiceProxy(client: client, configuration: ServiceProxyConfiguration(
+            proxy = ServiceProxy(client: client, configuration: ServiceProxyConfiguration(
                 nodeName: options.nodeName, table: "herd-proxy-" + ProxyRules.hashHex(options.nodeName).prefix(8),
-                stateDirectory: options.dataDirectory + "/proxy", nftPath: nft), logger: Logger(label: "herd.proxy")))
+                stateDirectory: options.dataDirectory + "/proxy", nftPath: nft), logger: Logger(label: "herd.proxy"))
         case .userspace:
             // as root the ClusterIPs become local addresses the proxy listens on; without root only node ports
-            services.append(UserspaceProxy(client: client, configuration: UserspaceProxyConfiguration(
-                nodeName: options.nodeName, serveClusterIPs: isRoot), logger: Logger(label: "herd.proxy")))
+            proxy = UserspaceProxy(client: client, configuration: UserspaceProxyConfiguration(
+                nodeName: options.nodeName, serveClusterIPs: isRoot), logger: Logger(label: "herd.proxy"))
         }
+        // the proxy's connection counts as rates, for the connections_per_second metric (/stats/services)
+        let rates = ConnectionRates(source: proxy)
+        let kubelet = KubeletServer(runtime: runtime, locator: agent, nodeName: options.nodeName, host: kubeletHost,
+                                    port: kubeletPort, serviceStats: {
+                                        rates.rates().map {
+                                            ServiceConnectionStats(namespace: $0.service.namespace, name: $0.service.name,
+                                                                   connectionsPerSecond: $0.perSecond, connectionsTotal: $0.total,
+                                                                   windowSeconds: $0.windowSeconds)
+                                        }
+                                    }, logger: Logger(label: "herd.kubelet-server"))
+        var services: [any ServiceLifecycle.Service] = [agent, kubelet, KubeletPortPublisher(server: kubelet, agent: agent)]
+        if let nodeDNS { services.append(nodeDNS) }
+        services.append(proxy)
+        services.append(rates)
         // Routes to the other nodes' pods (host-gw), masquerade and blackholes, in the agent's network namespace.
         if isRoot && FileManager.default.isExecutableFile(atPath: nft) {
             services.append(NodeRoutes(client: client, configuration: NodeRoutesConfiguration(

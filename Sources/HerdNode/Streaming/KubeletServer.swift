@@ -10,7 +10,7 @@ import Synchronization
 
 /// The node agent's HTTP server, on the paths of the upstream kubelet: `/healthz`, `/metrics`,
 /// `/containerLogs/{ns}/{pod}/{container}`, `/exec/...` and `/attach/...` (WebSocket `v5.channel.k8s.io`
-/// or v4) and `/stats/summary`. The API server proxies `pods/log`, `pods/exec`, `pods/attach` and the
+/// or v4), `/stats/summary` and `/stats/services` (the service proxy's connection rates). The API server proxies `pods/log`, `pods/exec`, `pods/attach` and the
 /// metrics API here, at the node's InternalIP and `status.daemonEndpoints.kubeletEndpoint.Port`.
 public final class KubeletServer: ServiceLifecycle.Service, Sendable {
     let runtime: any ContainerRuntime
@@ -20,6 +20,7 @@ public final class KubeletServer: ServiceLifecycle.Service, Sendable {
     let requestedPort: Int
     let logger: Logger
     let stats: StatsProvider
+    let serviceStats: ServiceStatsProvider?
     let metrics = KubeletMetrics()
     private let listening = ListeningPort()
 
@@ -28,9 +29,12 @@ public final class KubeletServer: ServiceLifecycle.Service, Sendable {
     static let outputChunk = 32 * 1024
 
     /// `port` 0 picks a free port: read it with `waitUntilListening()` (the agent publishes it in the Node).
+    /// `serviceStats` answers `/stats/services`; without it (no service proxy on the node) the list is empty.
     public init(runtime: any ContainerRuntime, locator: any PodContainerLocator, nodeName: String,
-                host: String = "0.0.0.0", port: Int = 0, logger: Logger = Logger(label: "herd.kubelet-server")) {
+                host: String = "0.0.0.0", port: Int = 0, serviceStats: ServiceStatsProvider? = nil,
+                logger: Logger = Logger(label: "herd.kubelet-server")) {
         self.runtime = runtime
+        self.serviceStats = serviceStats
         self.locator = locator
         self.nodeName = nodeName
         self.host = host
@@ -60,6 +64,12 @@ public final class KubeletServer: ServiceLifecycle.Service, Sendable {
             metrics.count("stats")
             let summary = await stats.summary()
             let data = try JSONEncoder().encode(summary)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        router.get("/stats/services") { [self] _, _ in
+            metrics.count("stats")
+            let list = ServiceStatsList(services: await serviceStats?() ?? [])
+            let data = try JSONEncoder().encode(list)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
         router.get("/containerLogs/{namespace}/{pod}/{container}") { [self] request, context in
