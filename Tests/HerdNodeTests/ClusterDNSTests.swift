@@ -8,30 +8,6 @@ import ServiceLifecycle
 import Testing
 @testable import HerdNetwork
 
-/// Runs a command on a thread of its own (the cooperative pool's two threads serve the in-process servers
-/// a blocking wait would starve) and returns its exit status and output.
-private func run(_ args: [String], timeout: TimeInterval = 20) async throws -> (status: Int32, output: String) {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["timeout", "-s", "KILL", String(Int(timeout))] + args
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = out
-            p.standardInput = FileHandle.nullDevice
-            do {
-                try p.run()
-            } catch {
-                continuation.resume(throwing: error)
-                return
-            }
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            continuation.resume(returning: (p.terminationStatus, String(decoding: data, as: UTF8.self)))
-        }.start()
-    }
-}
 
 /// What `dig` printed: the header's status and flags, and each section's records as
 /// "name ttl class type data" with single spaces.
@@ -412,7 +388,7 @@ private extension Array where Element == UInt8 {
     }
 
     static func dig(_ port: Int, _ args: [String]) async throws -> DigResult {
-        let r = try await run(["dig", "@127.0.0.1", "-p", String(port), "+time=3", "+tries=1", "+nocookie"] + args)
+        let r = try await sh(["dig", "@127.0.0.1", "-p", String(port), "+time=3", "+tries=1", "+nocookie"] + args)
         return DigResult(r.output)
     }
 

@@ -3,32 +3,6 @@ import HerdAPI
 import Testing
 @testable import HerdNetwork
 
-/// Runs a command to completion on a thread of its own (the two threads of the cooperative pool run other
-/// suites' in-process servers, which a blocking wait here would starve) and returns its exit status and
-/// output (stdout then stderr).
-@discardableResult
-private func sh(_ args: [String], timeout: TimeInterval = 20) async throws -> (status: Int32, output: String) {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["timeout", String(Int(timeout))] + args
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = out
-            p.standardInput = FileHandle.nullDevice
-            do {
-                try p.run()
-            } catch {
-                continuation.resume(throwing: error)
-                return
-            }
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            continuation.resume(returning: (p.terminationStatus, String(decoding: data, as: UTF8.self)))
-        }.start()
-    }
-}
 
 @Suite struct ProxyRulesTests {
     static func port(_ name: String, clusterIP: String? = "10.43.0.10", nodePort: Int32? = nil, affinity: Int32? = nil,

@@ -278,30 +278,6 @@ private func freeNodePort() throws -> Int32 {
     throw NetworkError.failed("no free node port")
 }
 
-/// Runs a command to completion on a thread of its own (never on the cooperative pool).
-@discardableResult
-private func sh(_ args: [String], timeout: TimeInterval = 20) async throws -> (status: Int32, output: String) {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["timeout", String(Int(timeout))] + args
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = out
-            p.standardInput = FileHandle.nullDevice
-            do {
-                try p.run()
-            } catch {
-                continuation.resume(throwing: error)
-                return
-            }
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            continuation.resume(returning: (p.terminationStatus, String(decoding: data, as: UTF8.self)))
-        }.start()
-    }
-}
 
 @Suite(.serialized) struct UserspaceProxyTests {
     @Test func modeChoice() {
