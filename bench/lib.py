@@ -5,6 +5,7 @@ block ends (also on Ctrl-C or an exception). All traffic goes to 127.0.0.1.
 """
 
 import base64
+import glob
 import json
 import os
 import re
@@ -78,6 +79,43 @@ def _wait_http(url, proc, log_path, timeout=30.0):
             pass
         time.sleep(0.05)
     raise RuntimeError(f"{url} not ready after {timeout}s; log:\n{_tail(log_path)}")
+
+
+def wait_node_ready(url, node, proc, log_path, timeout=90.0):
+    """Until `node` is Ready with a pod CIDR (a real agent, in `proc`, has set up its pod network)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} {proc.args[1]} exited with {proc.returncode}; log:\n{_tail(log_path)}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/nodes/{node}", timeout=5) as r:
+                obj = json.loads(r.read())
+            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in obj.get("status", {}).get("conditions", []))
+            if ready and obj.get("spec", {}).get("podCIDR"):
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"node {node} not Ready in {timeout:.0f} s; log:\n{_tail(log_path)}")
+
+
+def remove_node_leftovers(node, blackholes=()):
+    """What a real node leaves on the host when it stops (by design, so its pods keep their network across
+    agent restarts): its bridge ("herd" + FNV-1a of the node name folded to 32 bits), the drop routes for
+    unassigned addresses and its empty cgroups."""
+    h = 0xcbf29ce484222325
+    for b in node.encode():
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    subprocess.run(["ip", "link", "delete", "herd%08x" % ((h ^ (h >> 32)) & 0xFFFFFFFF)],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for cidr in blackholes:
+        subprocess.run(["ip", "route", "delete", "blackhole", cidr], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for root in glob.glob(f"/sys/fs/cgroup/*/herd/{node}") + glob.glob(f"/sys/fs/cgroup/herd/{node}"):
+        for d, _, _ in sorted(os.walk(root), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
 
 
 def _tail(path, n=20):

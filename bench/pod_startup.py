@@ -12,9 +12,7 @@ the agent removes what it made.
 
 import argparse
 import concurrent.futures
-import glob
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -40,37 +38,14 @@ class RealAgent(lib._Process):
         self._spawn([lib.HERD_BIN, "agent", "--kubeconfig", self.plane.kubeconfig, "--node-name", self.node,
                      "--data-dir", os.path.join(self.dir, "data"), "--kubelet-port", "0",
                      "--log-level", os.environ.get("HERD_LOG_LEVEL", "notice")])
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"herd agent exited with {self.proc.returncode}; log:\n{lib._tail(self.log_path)}")
-            try:
-                node = get_json(self.plane.url, f"/api/v1/nodes/{self.node}", timeout=5)
-                ready = any(c["type"] == "Ready" and c["status"] == "True"
-                            for c in node.get("status", {}).get("conditions", []))
-                if ready and node.get("spec", {}).get("podCIDR"):
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"node {self.node} not Ready in 60 s; log:\n{lib._tail(self.log_path)}")
+        lib.wait_node_ready(self.plane.url, self.node, self.proc, self.log_path, timeout=60)
 
     def stop(self):
         # SIGTERM: the agent leaves its pods running by design, so run_once deletes them first; what stays is
         # the node's (empty) cgroup directories
         super().stop()
-        # and its bridge: "herd" + FNV-1a of the node name folded to 32 bits (as BridgeNetwork names it)
-        h = 0xcbf29ce484222325
-        for b in self.node.encode():
-            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-        subprocess.run(["ip", "link", "delete", "herd%08x" % ((h ^ (h >> 32)) & 0xFFFFFFFF)],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for root in glob.glob(f"/sys/fs/cgroup/*/herd/{self.node}") + glob.glob(f"/sys/fs/cgroup/herd/{self.node}"):
-            for d, _, _ in sorted(os.walk(root), key=lambda w: -len(w[0])):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
+        # its pod range is the server's default
+        lib.remove_node_leftovers(self.node, blackholes=("10.42.0.0/16", "10.43.0.0/16"))
 
 
 def pod(name, run):

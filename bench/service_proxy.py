@@ -14,7 +14,6 @@ the proxy, the worst case for a proxy. Runs alternate the order of the targets; 
 """
 
 import argparse
-import glob
 import os
 import re
 import shutil
@@ -66,20 +65,7 @@ class HerdNode(lib._Process):
                      "--cluster-cidr", CLUSTER_CIDR, "--service-cidr", SERVICE_CIDR,
                      "--log-level", os.environ.get("HERD_LOG_LEVEL", "notice")])
         self.url = f"http://{lib.HOST}:{self.port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"herd server exited with {self.proc.returncode}; log:\n{lib._tail(self.log_path)}")
-            try:
-                node = get_json(self.url, f"/api/v1/nodes/{self.node}", timeout=5)
-                ready = any(c["type"] == "Ready" and c["status"] == "True"
-                            for c in node.get("status", {}).get("conditions", []))
-                if ready and node.get("spec", {}).get("podCIDR"):
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"node {self.node} not Ready in 90 s; log:\n{lib._tail(self.log_path)}")
+        lib.wait_node_ready(self.url, self.node, self.proc, self.log_path)
 
     def stop(self):
         # the agent leaves pods running by design: delete them first and wait until the agent has removed them
@@ -102,22 +88,7 @@ class HerdNode(lib._Process):
                     break
                 time.sleep(0.5)
         super().stop()
-        # what the node made and does not remove when it stops: its bridge ("herd" + FNV-1a of the node name
-        # folded to 32 bits) and its empty cgroups
-        h = 0xcbf29ce484222325
-        for b in self.node.encode():
-            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-        subprocess.run(["ip", "link", "delete", "herd%08x" % ((h ^ (h >> 32)) & 0xFFFFFFFF)],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # the agent's drop routes for unassigned addresses outlive it
-        for cidr in (CLUSTER_CIDR, SERVICE_CIDR):
-            subprocess.run(["ip", "route", "delete", "blackhole", cidr], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for root in glob.glob(f"/sys/fs/cgroup/*/herd/{self.node}") + glob.glob(f"/sys/fs/cgroup/herd/{self.node}"):
-            for d, _, _ in sorted(os.walk(root), key=lambda w: -len(w[0])):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
+        lib.remove_node_leftovers(self.node, blackholes=(CLUSTER_CIDR, SERVICE_CIDR))
 
 
 def deploy(node, cfg_path):
