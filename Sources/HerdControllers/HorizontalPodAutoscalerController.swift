@@ -37,6 +37,7 @@ final class HPAReconciler: Sendable {
     private let logger: Logger
     private let metrics: any MetricsSource
     private let history = Mutex<[String: HPAHistory]>([:])
+    private let scheduled = Mutex<Set<String>>([])
 
     init(_ ctx: ControllerContext, name: String) {
         self.name = name
@@ -69,7 +70,21 @@ final class HPAReconciler: Sendable {
             return .done
         }
         try await reconcile(hpa, key: key)
-        return .requeue(after: ctx.options.hpaSyncPeriod)
+        scheduleResync(key)
+        return .done
+    }
+
+    /// One pending periodic sync per HPA: a spec change syncs at once, and must not start a second timer
+    /// chain beside the one already running.
+    private func scheduleResync(_ key: String) {
+        guard scheduled.withLock({ $0.insert(key).inserted }) else { return }
+        let period = ctx.options.hpaSyncPeriod
+        Task { [weak self] in
+            try? await Task.sleep(for: period)
+            guard let self else { return }
+            self.scheduled.withLock { _ = $0.remove(key) }
+            self.queue.add(key)
+        }
     }
 
     // MARK: - reconcile
