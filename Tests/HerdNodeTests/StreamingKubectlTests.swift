@@ -68,13 +68,14 @@ struct StreamingCluster {
     let dir: StreamingTempDir
     static let nodeName = "stream-node"
 
-    static func with(_ body: (StreamingCluster) async throws -> Void) async throws {
+    static func with(serviceStats: ServiceStatsProvider? = nil, _ body: (StreamingCluster) async throws -> Void) async throws {
         var logger = Logger(label: "herd.test")
         logger.logLevel = .critical
         let server = APIServer(store: MemoryStore(), configuration: APIServerConfiguration(host: "127.0.0.1", port: 0), logger: logger)
         let runtime = FakeRuntime()
         let locator = StreamingTestLocator(runtime: runtime)
-        let kubelet = KubeletServer(runtime: runtime, locator: locator, nodeName: nodeName, host: "127.0.0.1", port: 0, logger: logger)
+        let kubelet = KubeletServer(runtime: runtime, locator: locator, nodeName: nodeName, host: "127.0.0.1", port: 0,
+                                    serviceStats: serviceStats, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [server, kubelet], logger: logger))
         let runner = Task { try await group.run() }
         let apiPort = await server.waitUntilListening()
