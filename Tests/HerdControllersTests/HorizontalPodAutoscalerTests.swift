@@ -323,3 +323,25 @@ struct HorizontalPodAutoscalerControllerTests {
         }
     }
 }
+
+@Suite("HPA metrics from the API server")
+struct APIMetricsSourceTests {
+    @Test("reads a Service's connections_per_second and the pods' metrics through the API; a missing object is an error")
+    func readsThroughTheAPI() async throws {
+        try await LiveCluster.with { c in
+            let source = APIMetricsSource(client: c.client)
+            _ = try await c.client.create(Service(metadata: ObjectMeta(name: "web", namespace: "default"),
+                                                  spec: ServiceSpec(selector: ["app": "web"], ports: [ServicePort(port: 80)])))
+            // no node reports traffic: the Service exists, at zero
+            let v = try await source.objectMetric("connections_per_second", namespace: "default",
+                                                  object: CrossVersionObjectReference(kind: "Service", name: "web", apiVersion: "v1"))
+            #expect(v == 0)
+            await #expect(throws: APIError.self) {
+                try await source.objectMetric("connections_per_second", namespace: "default",
+                                              object: CrossVersionObjectReference(kind: "Service", name: "absent", apiVersion: "v1"))
+            }
+            let usage = try await source.podResourceUsage("cpu", namespace: "default", selector: "app=web")
+            #expect(usage.isEmpty)
+        }
+    }
+}
