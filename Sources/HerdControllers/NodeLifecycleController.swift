@@ -33,8 +33,13 @@ public struct NodeLifecycleController: Controller {
             onAdd: { queue.add($0.metadata.name ?? "") },
             onUpdate: { _, new in queue.add(new.metadata.name ?? "") },
             onDelete: { node in health.forget(node.metadata.name ?? "") }))
-        // Lease renewals (every node, every 2 s) need no handler: the periodic pass reads the cached lease of
-        // every node (a node's lease has the node's name), and a renewal only matters when one stops.
+        // A renewal (every node, every 2 s) only moves the node's probe time, without queueing it: stamping it
+        // when it arrives rather than at the next pass keeps up to a monitor period off the detection of a
+        // silent node. A node's lease has the node's name.
+        let noteLease: @Sendable (Lease) -> Void = { lease in
+            health.observeLease(lease.metadata.name ?? "", renewTime: lease.spec?.renewTime, now: .now)
+        }
+        leases.addHandler(InformerHandler(onAdd: noteLease, onUpdate: { _, new in noteLease(new) }))
     }
 
     public func run() async {
@@ -48,6 +53,15 @@ public struct NodeLifecycleController: Controller {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: period)
                     for node in nodes.store.list() { queue.add(node.metadata.name ?? "") }
+                }
+            }
+            group.addTask { [health, queue, grace = ctx.options.nodeMonitorGracePeriod, period = ctx.options.nodeMonitorPeriod] in
+                // Between full passes, a node whose grace period ran out is queued within a tick, so it is declared
+                // Unknown (and its pods leave the endpoints) at most a tick after its deadline, not a whole period.
+                let tick = min(period, .milliseconds(200))
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: tick)
+                    for name in health.silent(longerThan: grace, now: .now) { queue.add(name) }
                 }
             }
             group.addTask { [self] in
@@ -210,6 +224,7 @@ final class NodeHealthTable: Sendable {
         var probe: ContinuousClock.Instant
         var heartbeat: Time?
         var renewTime: MicroTime?
+        var declaredSilent = false
     }
     private let entries = Mutex<[String: Entry]>([:])
 
@@ -223,13 +238,39 @@ final class NodeHealthTable: Sendable {
             if heartbeat != entry.heartbeat {
                 entry.heartbeat = heartbeat
                 entry.probe = now
+                entry.declaredSilent = false
             }
             if let renewTime, entry.renewTime.map({ renewTime > $0 }) ?? true {
                 entry.renewTime = renewTime
                 entry.probe = now
+                entry.declaredSilent = false
             }
             e[node] = entry
             return entry.probe
+        }
+    }
+
+    /// Notes a lease as it arrives (a later renewTime is a heartbeat). Nodes not seen yet are left to observe.
+    func observeLease(_ node: String, renewTime: MicroTime?, now: ContinuousClock.Instant) {
+        entries.withLock { e in
+            guard var entry = e[node], let renewTime, entry.renewTime.map({ renewTime > $0 }) ?? true else { return }
+            entry.renewTime = renewTime
+            entry.probe = now
+            entry.declaredSilent = false
+            e[node] = entry
+        }
+    }
+
+    /// The nodes silent for longer than `grace` that were not returned yet since their last heartbeat (each is
+    /// returned once; the full passes cover retries).
+    func silent(longerThan grace: Duration, now: ContinuousClock.Instant) -> [String] {
+        entries.withLock { e in
+            var out: [String] = []
+            for (name, entry) in e where !entry.declaredSilent && now - entry.probe > grace {
+                e[name]?.declaredSilent = true
+                out.append(name)
+            }
+            return out
         }
     }
 

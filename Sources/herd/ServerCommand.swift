@@ -67,6 +67,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds a node may go without renewing its lease before it is marked NotReady and its pods leave service endpoints.",
                                discussion: "Upstream's default is 40 s. A short period moves pods off a dead machine sooner, but a node that is only overloaded (a busy disk, a long GC pause) is more likely to be declared dead by mistake and have its pods evicted."))
     var nodeMonitorGracePeriod: Double = 6
+    @Option(help: ArgumentHelp("Seconds new pods tolerate a not-ready or unreachable node before they are evicted (the tolerationSeconds of the default NoExecute tolerations).",
+                               discussion: "Upstream's default is 300 s (--default-not-ready-toleration-seconds and --default-unreachable-toleration-seconds). Counted from when the node is declared unreachable, so pods are replaced about --node-monitor-grace-period plus this after a machine dies."))
+    var defaultTolerationSeconds: Int64 = 5
     @Flag(help: "Do not run the scheduler and the controllers in this process.")
     var disableControllers = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -91,6 +94,9 @@ struct ServerCommand: AsyncParsableCommand {
         }
         guard nodeMonitorGracePeriod > 0 else {
             throw ValidationError("--node-monitor-grace-period \(nodeMonitorGracePeriod): must be a positive number of seconds")
+        }
+        guard defaultTolerationSeconds >= 0 else {
+            throw ValidationError("--default-toleration-seconds \(defaultTolerationSeconds): must be 0 or more")
         }
         if let ep = datastoreEndpoint, !(ep.hasPrefix("sqlite://") || ep == "memory://" || ep.hasPrefix("memory:")) {
             throw ValidationError("--datastore-endpoint \(ep): use sqlite://PATH or memory:// (etcd support comes later)")
@@ -136,6 +142,7 @@ struct ServerCommand: AsyncParsableCommand {
         }
 
         let server = APIServer(store: store, configuration: APIServerConfiguration(host: bind, port: port, compactionInterval: .milliseconds(Int(compactionInterval * 1000)),
+                                                                                   defaultTolerationSeconds: defaultTolerationSeconds,
                                                                                    serviceCIDR: IPv4CIDR(serviceCIDR)),
                                logger: Logger(label: "herd.apiserver"))
         var services: [any ServiceLifecycle.Service] = [server]
