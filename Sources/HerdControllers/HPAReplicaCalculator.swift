@@ -79,15 +79,15 @@ public enum HPAReplicaCalculator {
         metrics = metrics.filter { known.contains($0.key) }
         if metrics.isEmpty { throw .noMetrics }
         func utilization(_ m: [String: Int64]) throws(CalculationError) -> (ratio: Double, percent: Int32, avg: Int64) {
-            var usage: Int64 = 0, request: Int64 = 0
+            var usage = 0.0, request = 0.0
             for (name, v) in m {
                 guard let r = requests[name] else { continue }
-                usage += v
-                request += r
+                usage += Double(v)
+                request += Double(r)
             }
-            if request == 0 { throw .noRequests }
-            let percent = Int32(clamping: usage * 100 / request)
-            return (Double(percent) / Double(targetUtilization), percent, usage / Int64(m.count))
+            if request <= 0 { throw .noRequests }
+            let percent = clampedInt32(usage * 100 / request)
+            return (Double(percent) / Double(max(targetUtilization, 1)), percent, clampedInt64(usage / Double(m.count)))
         }
         let first = try utilization(metrics)
         let scaleUpWithUnready = !g.unready.isEmpty && first.ratio > 1.0
@@ -95,14 +95,14 @@ public enum HPAReplicaCalculator {
             if abs(1.0 - first.ratio) <= tolerance {
                 return Result(replicas: currentReplicas, utilization: first.percent, rawAverage: first.avg)
             }
-            return Result(replicas: Int32(ceil(first.ratio * Double(g.ready))), utilization: first.percent, rawAverage: first.avg)
+            return Result(replicas: replicas(first.ratio * Double(g.ready)), utilization: first.percent, rawAverage: first.avg)
         }
         // Missing pods count as fully busy when scaling down and idle when scaling up, unready ones as idle
         // when scaling up: either way the guess damps the change.
         if !g.missing.isEmpty {
             if first.ratio < 1.0 {
                 let fallback = Int64(max(100, targetUtilization))
-                for name in g.missing { metrics[name] = (requests[name] ?? 0) * fallback / 100 }
+                for name in g.missing { metrics[name] = clampedInt64(Double(requests[name] ?? 0) * Double(fallback) / 100) }
             } else if first.ratio > 1.0 {
                 for name in g.missing { metrics[name] = 0 }
             }
@@ -113,7 +113,7 @@ public enum HPAReplicaCalculator {
             || (first.ratio > 1.0 && second.ratio < 1.0) {
             return Result(replicas: currentReplicas, utilization: first.percent, rawAverage: first.avg)
         }
-        let proposal = Int32(ceil(second.ratio * Double(metrics.count)))
+        let proposal = replicas(second.ratio * Double(metrics.count))
         if (second.ratio < 1.0 && proposal > currentReplicas) || (second.ratio > 1.0 && proposal < currentReplicas) {
             return Result(replicas: currentReplicas, utilization: first.percent, rawAverage: first.avg)
         }
@@ -133,15 +133,14 @@ public enum HPAReplicaCalculator {
         metrics = metrics.filter { known.contains($0.key) }
         if metrics.isEmpty { throw .noMetrics }
         func ratio(_ m: [String: Int64]) -> (Double, Int64) {
-            let sum = m.values.reduce(0, +)
-            let avg = sum / Int64(m.count)
-            return (Double(sum) / Double(m.count) / Double(target), avg)
+            let avg = m.values.reduce(0.0) { $0 + Double($1) } / Double(m.count)
+            return (avg / Double(max(target, 1)), clampedInt64(avg))
         }
         let (usageRatio, avg) = ratio(metrics)
         let scaleUpWithUnready = !g.unready.isEmpty && usageRatio > 1.0
         if !scaleUpWithUnready && g.missing.isEmpty {
             if abs(1.0 - usageRatio) <= tolerance { return Result(replicas: currentReplicas, rawAverage: avg) }
-            return Result(replicas: Int32(ceil(usageRatio * Double(metrics.count))), rawAverage: avg)
+            return Result(replicas: replicas(usageRatio * Double(metrics.count)), rawAverage: avg)
         }
         if !g.missing.isEmpty {
             if usageRatio < 1.0 {
@@ -155,30 +154,46 @@ public enum HPAReplicaCalculator {
         if abs(1.0 - newRatio) <= tolerance || (usageRatio < 1.0 && newRatio > 1.0) || (usageRatio > 1.0 && newRatio < 1.0) {
             return Result(replicas: currentReplicas, rawAverage: avg)
         }
-        let proposal = Int32(ceil(newRatio * Double(metrics.count)))
+        let proposal = replicas(newRatio * Double(metrics.count))
         if (newRatio < 1.0 && proposal > currentReplicas) || (newRatio > 1.0 && proposal < currentReplicas) {
             return Result(replicas: currentReplicas, rawAverage: avg)
         }
         return Result(replicas: proposal, rawAverage: avg)
     }
 
+    /// A replica count from a fractional one, rounded up; absurd inputs (a zero target, huge metrics) end at
+    /// the Int32 bounds, which the HPA's maximum then caps, instead of trapping.
+    static func replicas(_ d: Double) -> Int32 { clampedInt32(ceil(d)) }
+
+    static func clampedInt32(_ d: Double) -> Int32 {
+        guard d.isFinite else { return d.isNaN ? 0 : (d > 0 ? .max : .min) }
+        return Int32(max(Double(Int32.min), min(Double(Int32.max), d.rounded(.down))))
+    }
+
+    static func clampedInt64(_ d: Double) -> Int64 {
+        guard d.isFinite else { return d.isNaN ? 0 : (d > 0 ? .max : .min) }
+        if d >= 9.2e18 { return .max }
+        if d <= -9.2e18 { return .min }
+        return Int64(d.rounded(.down))
+    }
+
     /// An `Object` metric with a `Value` target (upstream GetObjectMetricReplicas): the ratio applies to the
     /// ready pods.
     public static func objectValue(currentReplicas: Int32, usage: Int64, target: Int64, readyPods: Int,
                                    tolerance: Double) -> Int32 {
-        let usageRatio = Double(usage) / Double(target)
-        if currentReplicas == 0 { return Int32(ceil(usageRatio)) }
+        let usageRatio = Double(usage) / Double(max(target, 1))
+        if currentReplicas == 0 { return replicas(usageRatio) }
         if abs(1.0 - usageRatio) <= tolerance { return currentReplicas }
-        return Int32(ceil(usageRatio * Double(readyPods)))
+        return replicas(usageRatio * Double(readyPods))
     }
 
     /// An `Object` metric with an `AverageValue` target (upstream GetObjectPerPodMetricReplicas): the total
     /// divided by the per-pod target.
     public static func objectAverage(currentReplicas: Int32, usage: Int64, targetAverage: Int64,
                                      tolerance: Double) -> Int32 {
-        let usageRatio = Double(usage) / (Double(targetAverage) * Double(max(currentReplicas, 1)))
+        let usageRatio = Double(usage) / (Double(max(targetAverage, 1)) * Double(max(currentReplicas, 1)))
         if abs(1.0 - usageRatio) <= tolerance { return currentReplicas }
-        return Int32(ceil(Double(usage) / Double(targetAverage)))
+        return replicas(Double(usage) / Double(max(targetAverage, 1)))
     }
 }
 
@@ -219,7 +234,7 @@ public enum HPABehavior {
 
     static func changeInPeriod(_ seconds: Int32, _ events: [ScaleEvent], now: Date) -> Int32 {
         let cutoff = now.addingTimeInterval(-Double(seconds))
-        return events.filter { $0.at > cutoff }.reduce(0) { $0 + $1.change }
+        return Int32(clamping: events.filter { $0.at > cutoff }.reduce(Int64(0)) { $0 + Int64($1.change) })
     }
 
     public static func scaleUpLimit(current: Int32, upEvents: [ScaleEvent], downEvents: [ScaleEvent],
@@ -229,10 +244,11 @@ public enum HPABehavior {
         var result: Int32? = nil
         for p in rules.policies ?? [] {
             let period = p.periodSeconds ?? 15
-            let start = current - changeInPeriod(period, upEvents, now: now) + changeInPeriod(period, downEvents, now: now)
+            let start = Int32(clamping: Int64(current) - Int64(changeInPeriod(period, upEvents, now: now))
+                                            + Int64(changeInPeriod(period, downEvents, now: now)))
             let proposed: Int32 = p.type == "Pods"
-                ? start + (p.value ?? 0)
-                : Int32(clamping: Int64(ceil(Double(start) * (1 + Double(p.value ?? 0) / 100))))
+                ? Int32(clamping: Int64(start) + Int64(p.value ?? 0))
+                : HPAReplicaCalculator.replicas(Double(start) * (1 + Double(p.value ?? 0) / 100))
             result = result.map { select == "Min" ? min($0, proposed) : max($0, proposed) } ?? proposed
         }
         return result ?? current
@@ -245,10 +261,11 @@ public enum HPABehavior {
         var result: Int32? = nil
         for p in rules.policies ?? [] {
             let period = p.periodSeconds ?? 15
-            let start = current - changeInPeriod(period, upEvents, now: now) + changeInPeriod(period, downEvents, now: now)
+            let start = Int32(clamping: Int64(current) - Int64(changeInPeriod(period, upEvents, now: now))
+                                            + Int64(changeInPeriod(period, downEvents, now: now)))
             let proposed: Int32 = p.type == "Pods"
-                ? start - (p.value ?? 0)
-                : Int32(Double(start) * (1 - Double(p.value ?? 0) / 100))
+                ? Int32(clamping: Int64(start) - Int64(p.value ?? 0))
+                : HPAReplicaCalculator.clampedInt32(Double(start) * (1 - Double(p.value ?? 0) / 100))
             // "Max" picks the policy allowing the biggest change, which for scale-down is the lowest bound
             result = result.map { select == "Min" ? max($0, proposed) : min($0, proposed) } ?? proposed
         }

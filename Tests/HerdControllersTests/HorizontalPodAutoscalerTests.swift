@@ -345,3 +345,22 @@ struct APIMetricsSourceTests {
         }
     }
 }
+
+@Suite("HPA calculation on absurd input")
+struct HPAAbsurdInputTests {
+    @Test("huge metrics, zero targets and huge policy values give bounded counts instead of trapping")
+    func bounded() throws {
+        let r = try HPAReplicaCalculator.plainAverage(currentReplicas: 1, target: 0, resource: nil,
+                                                      pods: [.init(name: "a")], metrics: ["a": .max], tolerance: 0.1)
+        #expect(r.replicas == .max)
+        #expect(HPAReplicaCalculator.objectValue(currentReplicas: 2, usage: .max, target: 1, readyPods: 2, tolerance: 0.1) == .max)
+        let huge = HPAScalingRules(selectPolicy: "Max", policies: [HPAScalingPolicy(type: "Percent", value: .max, periodSeconds: 15),
+                                                                   HPAScalingPolicy(type: "Pods", value: .max, periodSeconds: 15)])
+        let up = HPABehavior.limit(desired: .max, current: 3, minReplicas: 1, maxReplicas: 10, up: huge, down: huge,
+                                   upEvents: [], downEvents: [], now: Date())
+        #expect(up.replicas == 10)
+        let down = HPABehavior.limit(desired: 1, current: 3, minReplicas: 1, maxReplicas: 10, up: huge, down: huge,
+                                     upEvents: [], downEvents: [], now: Date())
+        #expect(down.replicas == 1)
+    }
+}
