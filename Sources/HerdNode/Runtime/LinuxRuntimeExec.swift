@@ -31,6 +31,9 @@ extension LinuxRuntime {
         guard containerState(record).state == .running else {
             throw RuntimeError.failed("cannot attach to a stopped container: container \(record.config.name) is not running")
         }
+        // The log offset is taken before any stdin is fed, so output the input causes is never skipped.
+        let logPath = record.logPath
+        var offset = (try? FileManager.default.attributesOfItem(atPath: logPath)[.size] as? UInt64) ?? 0
         let fifo = containerDirectory(containerID) + "/stdin"
         let stdinTask: Task<Void, Never>? = session.stdin.map { stdin in
             Task.detached {
@@ -44,8 +47,6 @@ extension LinuxRuntime {
             }
         }
         defer { stdinTask?.cancel() }
-        let logPath = record.logPath
-        var offset = (try? FileManager.default.attributesOfItem(atPath: logPath)[.size] as? UInt64) ?? 0
         var pending = Data()
         while !Task.isCancelled {
             let running = containerState(record).state == .running
