@@ -4,7 +4,8 @@ import Logging
 
 /// Records core/v1 Events about objects, as client-go's recorder does: an event identical to one already
 /// sent (same object, type, reason, message and source) is not created again; the existing Event's `count`
-/// goes up and its `lastTimestamp` moves (a PATCH). Events are sent in order by one background task, so
+/// goes up and its `lastTimestamp` moves (a PATCH); similar events are combined and each source's events about
+/// one object are rate limited (`EventCorrelator`). Events are sent in order by one background task, so
 /// recording never blocks a controller; a failed send is logged and dropped (events are best effort).
 public final class EventRecorder: Sendable {
     public let component: String
@@ -60,19 +61,166 @@ public final class EventRecorder: Sendable {
     }
 }
 
-/// The aggregation cache and the writes; one task drives it, so it needs no lock.
-private actor EventSink {
-    struct Identity: Hashable {
-        var kind: String?, namespace: String?, name: String?, uid: String?
-        var type: String?, reason: String?, message: String?, component: String?, host: String?
+/// client-go's EventCorrelator (tools/record/events_cache.go), which decides what reaches the server:
+/// - aggregation: events that differ only in their message (same source, object, type and reason) are combined
+///   once 10 distinct messages were seen within 10 minutes; from then on they become one event
+///   "(combined from similar events): <latest message>" whose count goes up;
+/// - de-duplication: an event identical to one already sent raises that Event's `count` (a PATCH) instead of
+///   creating another;
+/// - spam filter: each source may write at most 25 events about one object, then one more every 5 minutes
+///   (a token bucket per source and object); the rest are dropped.
+/// So a ReplicaSet creating 10,000 pods writes about 25 "SuccessfulCreate" events, not 10,000.
+struct EventCorrelator {
+    struct Options {
+        var maxEvents = 10
+        var maxInterval: Double = 600
+        var spamBurst: Double = 25
+        var spamQPS: Double = 1.0 / 300.0
+        var cacheSize = 4096
     }
-    struct Sent { var namespace: String; var name: String; var count: Int32 }
 
+    /// What to send: the event (a fresh one, or the cached one with its new count) and whether it is a count
+    /// update of an Event already written; nil when the spam filter drops it.
+    struct Decision {
+        var event: Event
+        var isUpdate: Bool
+        var key: String
+    }
+
+    struct Observed { var name: String; var namespace: String; var count: Int32; var firstTimestamp: Time? }
+    private struct Aggregate { var messages: Set<String>; var last: Double }
+    private struct Bucket { var tokens: Double; var last: Double }
+
+    let options: Options
+    private var aggregates = LRU<String, Aggregate>()
+    private var observed = LRU<String, Observed>()
+    private var buckets = LRU<String, Bucket>()
+
+    init(options: Options = Options()) {
+        self.options = options
+        aggregates.capacity = options.cacheSize
+        observed.capacity = options.cacheSize
+        buckets.capacity = options.cacheSize
+    }
+
+    private static func objectKey(_ e: Event) -> String {
+        let r = e.involvedObject
+        return [e.source?.component, e.source?.host, r?.kind, r?.namespace, r?.name, r?.uid, r?.apiVersion]
+            .map { $0 ?? "" }.joined(separator: "\u{1}")
+    }
+
+    /// upstream getEventKey: everything that makes two events the same event.
+    static func eventKey(_ e: Event) -> String {
+        let r = e.involvedObject
+        return [e.source?.component, e.source?.host, r?.kind, r?.namespace, r?.name, r?.fieldPath, r?.uid, r?.apiVersion,
+                e.type, e.reason, e.message].map { $0 ?? "" }.joined(separator: "\u{1}")
+    }
+
+    /// upstream EventAggregatorByReasonFunc: the key without the message.
+    private static func aggregateKey(_ e: Event) -> String {
+        let r = e.involvedObject
+        return [e.source?.component, e.source?.host, r?.kind, r?.namespace, r?.name, r?.uid, r?.apiVersion,
+                e.type, e.reason, e.reportingComponent, e.reportingInstance].map { $0 ?? "" }.joined(separator: "\u{1}")
+    }
+
+    /// upstream EventCorrelate: aggregate, observe (the count is kept even for a dropped event), filter.
+    mutating func correlate(_ new: Event, now: Double) -> Decision? {
+        // aggregate
+        var event = new
+        var key = Self.eventKey(new)
+        let aggKey = Self.aggregateKey(new)
+        var agg = aggregates[aggKey] ?? Aggregate(messages: [], last: 0)
+        if now - agg.last > options.maxInterval { agg = Aggregate(messages: [], last: 0) }
+        agg.messages.insert(new.message ?? "")
+        agg.last = now
+        if agg.messages.count >= options.maxEvents {
+            if let any = agg.messages.first { agg.messages.remove(any) }
+            event.message = "(combined from similar events): " + (new.message ?? "")
+            key = aggKey
+        }
+        aggregates[aggKey] = agg
+        // observe
+        var isUpdate = false
+        if let prior = observed[key] {
+            event.metadata.name = prior.name
+            event.metadata.namespace = prior.namespace
+            event.firstTimestamp = prior.firstTimestamp
+            event.count = prior.count + 1
+            isUpdate = true
+        }
+        observed[key] = Observed(name: event.metadata.name ?? "", namespace: event.metadata.namespace ?? "",
+                                 count: event.count ?? 1, firstTimestamp: event.firstTimestamp)
+        // spam filter
+        let spamKey = Self.objectKey(new)
+        var bucket = buckets[spamKey] ?? Bucket(tokens: options.spamBurst, last: now)
+        bucket.tokens = min(options.spamBurst, bucket.tokens + (now - bucket.last) * options.spamQPS)
+        bucket.last = now
+        let accepted = bucket.tokens >= 1
+        if accepted { bucket.tokens -= 1 }
+        buckets[spamKey] = bucket
+        return accepted ? Decision(event: event, isUpdate: isUpdate, key: key) : nil
+    }
+
+    /// After a write: the Event the server has (a count update that found no Event was created afresh).
+    mutating func sent(key: String, _ written: Observed) {
+        observed[key] = written
+    }
+
+    /// After a failed write: forget it, so the next one creates a fresh Event.
+    mutating func forget(key: String) {
+        observed[key] = nil
+    }
+}
+
+/// A small least-recently-used map (upstream's caches are LRUs of 4,096 entries).
+struct LRU<Key: Hashable, Value> {
+    var capacity = 4096
+    private var values: [Key: (value: Value, stamp: UInt64)] = [:]
+    private var order: [UInt64: Key] = [:]
+    private var clock: UInt64 = 0
+    private var oldest: UInt64 = 0
+
+    subscript(key: Key) -> Value? {
+        mutating get {
+            guard let entry = values[key] else { return nil }
+            touch(key, entry.value, old: entry.stamp)
+            return entry.value
+        }
+        set {
+            if let newValue {
+                touch(key, newValue, old: values[key]?.stamp)
+                while values.count > capacity { evictOldest() }
+            } else if let entry = values.removeValue(forKey: key) {
+                order[entry.stamp] = nil
+            }
+        }
+    }
+
+    var count: Int { values.count }
+
+    private mutating func touch(_ key: Key, _ value: Value, old: UInt64?) {
+        if let old { order[old] = nil }
+        clock &+= 1
+        values[key] = (value, clock)
+        order[clock] = key
+    }
+
+    private mutating func evictOldest() {
+        while oldest <= clock {
+            defer { oldest &+= 1 }
+            if let key = order.removeValue(forKey: oldest) {
+                values[key] = nil
+                return
+            }
+        }
+    }
+}
+
+/// The correlator and the writes; one task drives it, so it needs no lock.
+private actor EventSink {
     let client: APIClient
     let logger: Logger
-    var cache: [Identity: Sent] = [:]
-    var order: [Identity] = []
-    static let capacity = 4096
+    var correlator = EventCorrelator()
 
     init(client: APIClient, logger: Logger) {
         self.client = client
@@ -80,41 +228,36 @@ private actor EventSink {
     }
 
     func send(_ event: Event) async {
-        let ref = event.involvedObject
-        let id = Identity(kind: ref?.kind, namespace: ref?.namespace, name: ref?.name, uid: ref?.uid, type: event.type,
-                          reason: event.reason, message: event.message, component: event.source?.component,
-                          host: event.source?.host)
-        if let prior = cache[id] {
-            let count = prior.count + 1
-            let patch: JSONValue = .object(["count": .int(Int64(count)),
-                                             "lastTimestamp": .string((event.lastTimestamp ?? Time.now()).rfc3339)])
+        guard let decision = correlator.correlate(event, now: Date().timeIntervalSince1970) else { return }
+        let e = decision.event
+        if decision.isUpdate {
+            let patch: JSONValue = .object([
+                "count": .int(Int64(e.count ?? 1)),
+                "lastTimestamp": .string((e.lastTimestamp ?? Time.now()).rfc3339),
+                "message": .string(e.message ?? ""),
+            ])
             do {
-                _ = try await client.patch(Event.self, namespace: prior.namespace, name: prior.name, type: .merge, body: patch)
-                cache[id]?.count = count
+                _ = try await client.patch(Event.self, namespace: e.metadata.namespace, name: e.metadata.name ?? "",
+                                           type: .merge, body: patch)
                 return
-            } catch let e as APIError where e.code == 404 {
-                cache[id] = nil  // someone deleted it (or it expired): create a fresh one
+            } catch let err as APIError where err.code == 404 {
+                // someone deleted it (or it expired): create a fresh one (upstream does the same)
             } catch {
+                correlator.forget(key: decision.key)
                 logger.debug("event update failed", metadata: ["error": "\(error)"])
                 return
             }
         }
+        var fresh = e
+        fresh.metadata.resourceVersion = nil
         do {
-            let created = try await client.create(event)
-            remember(id, Sent(namespace: created.metadata.namespace ?? "", name: created.metadata.name ?? "", count: 1))
+            let created = try await client.create(fresh)
+            correlator.sent(key: decision.key, EventCorrelator.Observed(
+                name: created.metadata.name ?? "", namespace: created.metadata.namespace ?? "",
+                count: created.count ?? fresh.count ?? 1, firstTimestamp: created.firstTimestamp))
         } catch {
-            logger.debug("event create failed", metadata: ["reason": "\(event.reason ?? "")", "error": "\(error)"])
-        }
-    }
-
-    private func remember(_ id: Identity, _ sent: Sent) {
-        if cache.updateValue(sent, forKey: id) == nil {
-            order.append(id)
-            if order.count > Self.capacity {
-                let drop = order.count - Self.capacity
-                for old in order.prefix(drop) { cache[old] = nil }
-                order.removeFirst(drop)
-            }
+            correlator.forget(key: decision.key)
+            logger.debug("event create failed", metadata: ["reason": "\(e.reason ?? "")", "error": "\(error)"])
         }
     }
 }
