@@ -20,11 +20,11 @@ public struct SimulatedNodesConfiguration: Sendable {
     public var statusUpdateInterval: Duration
     /// Concurrent pod status writes.
     public var podWorkers: Int
-    /// Concurrent requests of registration, lease renewal and node status rounds.
+    /// Concurrent requests of registration, and of lease renewals and node status posts (each kind apart).
     public var heartbeatConcurrency: Int
 
     public init(nodeNames: [String], leaseRenewInterval: Duration = .seconds(2), leaseDurationSeconds: Int32 = 40,
-                statusUpdateInterval: Duration = .seconds(10), podWorkers: Int = 16, heartbeatConcurrency: Int = 16) {
+                statusUpdateInterval: Duration = .seconds(10), podWorkers: Int = 16, heartbeatConcurrency: Int = 128) {
         self.nodeNames = nodeNames
         self.leaseRenewInterval = leaseRenewInterval
         self.leaseDurationSeconds = leaseDurationSeconds
@@ -214,31 +214,51 @@ public final class SimulatedNodes: ServiceLifecycle.Service, Sendable {
     }
 
     /// Runs `action` for every node once per `interval`, spread over the interval in a few batches so the
-    /// server sees a steady rate rather than a burst, until cancelled. Failures are logged and retried next round.
+    /// server sees a steady rate rather than a burst, until cancelled. Each node beats on its own schedule like
+    /// a kubelet: a round never waits for the previous batch's requests (a slow server must not stretch the
+    /// period of every node, which would let leases expire and nodes go NotReady), and a node whose last beat
+    /// is still in flight skips its turn. At most `heartbeatConcurrency` requests run at once. Failures are
+    /// logged and retried next round.
     private func everyNode(_ interval: Duration, _ action: @escaping @Sendable (SimulatedNode) async throws -> Void) async {
         let all = configuration.nodeNames.compactMap { nodes[$0] }
         let batchCount = max(1, min(all.count, 20))
         let batches = (0..<batchCount).map { b in stride(from: b, to: all.count, by: batchCount).map { all[$0] } }
         let clock = ContinuousClock()
+        let inFlight = HeartbeatSlots.InFlight()
+        let slots = HeartbeatSlots(max(1, configuration.heartbeatConcurrency))
         var roundStart = clock.now
-        while !Task.isCancelled {
-            for (i, batch) in batches.enumerated() {
-                let due = roundStart + interval * (Double(i) / Double(batchCount))
-                if clock.now < due { try? await Task.sleep(until: due, clock: clock) }
-                if Task.isCancelled { return }
-                await forEach(batch, concurrency: configuration.heartbeatConcurrency) { node in
-                    do {
-                        try await action(node)
-                    } catch {
-                        if !Task.isCancelled {
-                            self.logger.debug("heartbeat failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                for (i, batch) in batches.enumerated() {
+                    let due = roundStart + interval * (Double(i) / Double(batchCount))
+                    if clock.now < due { try? await Task.sleep(until: due, clock: clock) }
+                    if Task.isCancelled { break }
+                    for node in batch {
+                        let start = inFlight.begin(node.name)
+                        guard start else { continue }
+                        group.addTask {
+                            await slots.acquire()
+                            defer {
+                                slots.release()
+                                inFlight.end(node.name)
+                            }
+                            if Task.isCancelled { return }
+                            do {
+                                try await action(node)
+                            } catch {
+                                if !Task.isCancelled {
+                                    self.logger.debug("heartbeat failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
+                                }
+                            }
                         }
                     }
                 }
+                if Task.isCancelled { break }
+                roundStart = roundStart + interval
+                if clock.now > roundStart + interval { roundStart = clock.now }  // fell behind: do not burst to catch up
+                if clock.now < roundStart { try? await Task.sleep(until: roundStart, clock: clock) }
             }
-            roundStart = roundStart + interval
-            if clock.now > roundStart + interval { roundStart = clock.now }  // fell behind: do not burst to catch up
-            if clock.now < roundStart { try? await Task.sleep(until: roundStart, clock: clock) }
+            group.cancelAll()
         }
     }
 
@@ -312,6 +332,44 @@ public final class SimulatedNodes: ServiceLifecycle.Service, Sendable {
                 running += 1
             }
         }
+    }
+}
+
+/// A counting semaphore for the heartbeat requests.
+final class HeartbeatSlots: Sendable {
+    private struct State {
+        var available: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state: Mutex<State>
+
+    init(_ n: Int) { state = Mutex(State(available: n)) }
+
+    /// The nodes whose last beat has not finished.
+    final class InFlight: Sendable {
+        private let names = Mutex(Set<String>())
+        /// False when `name` already has one in flight.
+        func begin(_ name: String) -> Bool { names.withLock { $0.insert(name).inserted } }
+        func end(_ name: String) { names.withLock { _ = $0.remove(name) } }
+    }
+
+    func acquire() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.available > 0 { s.available -= 1; return true }
+                s.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiters.isEmpty { s.available += 1; return nil }
+            return s.waiters.removeFirst()
+        }
+        next?.resume()
     }
 }
 
