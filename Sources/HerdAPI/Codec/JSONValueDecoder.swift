@@ -8,16 +8,16 @@ public enum JSONValueDecoder {
         -> (value: T, unknownFields: [String])
     {
         let state = DecodingState(trackUnknownFields: true)
-        let decoder = JSONValueDecoderImpl(value: value, codingPath: [], state: state, type: T.self)
-        let result = try decoder.unbox(value, as: T.self, codingPath: [])
+        let decoder = JSONValueDecoderImpl(value: value, node: nil, state: state, type: T.self)
+        let result = try decoder.unbox(value, as: T.self, key: nil)
         return (result, state.unknownFields())
     }
 
     /// Decodes without tracking unknown fields: for objects read back from the store.
     public static func decodeValue<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
         let state = DecodingState(trackUnknownFields: false)
-        let decoder = JSONValueDecoderImpl(value: value, codingPath: [], state: state, type: T.self)
-        return try decoder.unbox(value, as: T.self, codingPath: [])
+        let decoder = JSONValueDecoderImpl(value: value, node: nil, state: state, type: T.self)
+        return try decoder.unbox(value, as: T.self, key: nil)
     }
 }
 
@@ -123,16 +123,52 @@ struct StringKey: CodingKey {
     init?(intValue: Int) { return nil }
 }
 
+/// A coding path kept as a chain of parents and built into an array only when asked for (errors, unknown
+/// fields): building `codingPath + [key]` for every field decoded or encoded was a large share of the cost
+/// of the API server's writes.
+final class CodingPathNode {
+    let parent: CodingPathNode?
+    let key: any CodingKey
+    init(parent: CodingPathNode?, key: any CodingKey) {
+        self.parent = parent
+        self.key = key
+    }
+
+    static func path(_ node: CodingPathNode?) -> [any CodingKey] {
+        var keys: [any CodingKey] = []
+        var n = node
+        while let c = n {
+            keys.append(c.key)
+            n = c.parent
+        }
+        return keys.reversed()
+    }
+
+    /// The path of `node` followed by `key`.
+    static func path(_ node: CodingPathNode?, _ key: (any CodingKey)?) -> [any CodingKey] {
+        guard let key else { return path(node) }
+        return path(node) + [key]
+    }
+
+    /// The node for `key` below `node` (`node` itself when there is no key).
+    static func child(_ node: CodingPathNode?, _ key: (any CodingKey)?) -> CodingPathNode? {
+        guard let key else { return node }
+        return CodingPathNode(parent: node, key: key)
+    }
+}
+
 /// Which keys of one decoded object were asked for.
 final class KeyUsage {
-    let codingPath: [any CodingKey]
+    let node: CodingPathNode?
     let object: [String: JSONValue]
-    var used: Set<String> = []
+    var used: Set<String>
     var all = false
-    init(codingPath: [any CodingKey], object: [String: JSONValue]) {
-        self.codingPath = codingPath
+    init(node: CodingPathNode?, object: [String: JSONValue]) {
+        self.node = node
         self.object = object
+        used = Set(minimumCapacity: object.count)
     }
+    var codingPath: [any CodingKey] { CodingPathNode.path(node) }
     @inline(__always) func use(_ key: String) {
         if !all { used.insert(key) }
     }
@@ -172,15 +208,16 @@ final class DecodingState {
 
 final class JSONValueDecoderImpl: Decoder, SingleValueDecodingContainer {
     let value: JSONValue
-    let codingPath: [any CodingKey]
+    let node: CodingPathNode?
     let state: DecodingState
     /// The Decodable type being decoded here, for error messages.
     let type: Any.Type
     var userInfo: [CodingUserInfoKey: Any] { [:] }
+    var codingPath: [any CodingKey] { CodingPathNode.path(node) }
 
-    init(value: JSONValue, codingPath: [any CodingKey], state: DecodingState, type: Any.Type) {
+    init(value: JSONValue, node: CodingPathNode?, state: DecodingState, type: Any.Type) {
         self.value = value
-        self.codingPath = codingPath
+        self.node = node
         self.state = state
         self.type = type
     }
@@ -215,7 +252,7 @@ final class JSONValueDecoderImpl: Decoder, SingleValueDecodingContainer {
         }
         var usage: KeyUsage? = nil
         if state.trackUnknownFields {
-            let u = KeyUsage(codingPath: codingPath, object: o)
+            let u = KeyUsage(node: node, object: o)
             state.usages.append(u)
             usage = u
         }
@@ -237,11 +274,14 @@ final class JSONValueDecoderImpl: Decoder, SingleValueDecodingContainer {
     // MARK: single value
 
     func decodeNil() -> Bool { value.isNull }
-    func decode<T: Decodable>(_ type: T.Type) throws -> T { try unbox(value, as: type, codingPath: codingPath) }
+    func decode<T: Decodable>(_ type: T.Type) throws -> T { try unbox(value, as: type, key: nil) }
 
     // MARK: conversion
 
-    func unbox<T: Decodable>(_ v: JSONValue, as type: T.Type, codingPath path: [any CodingKey]) throws -> T {
+    /// Decodes `v`, the value at `key` below this decoder's path (this decoder's own value when `key` is nil).
+    /// The path is only built for an error or for a nested decoder.
+    func unbox<T: Decodable>(_ v: JSONValue, as type: T.Type, key: (any CodingKey)?) throws -> T {
+        var path: [any CodingKey] { CodingPathNode.path(node, key) }
         if T.self == String.self {
             guard case .string(let s) = v else { throw notFoundOrMismatch(T.self, v, path) }
             return s as! T
@@ -275,7 +315,7 @@ final class JSONValueDecoderImpl: Decoder, SingleValueDecodingContainer {
         if T.self == UInt16.self { return try unboxInteger(v, UInt16.self, path) as! T }
         if T.self == UInt32.self { return try unboxInteger(v, UInt32.self, path) as! T }
         if T.self == UInt64.self { return try unboxInteger(v, UInt64.self, path) as! T }
-        return try T(from: JSONValueDecoderImpl(value: v, codingPath: path, state: state, type: T.self))
+        return try T(from: JSONValueDecoderImpl(value: v, node: CodingPathNode.child(node, key), state: state, type: T.self))
     }
 
     func notFoundOrMismatch(_ type: Any.Type, _ v: JSONValue, _ path: [any CodingKey]) -> DecodingError {
@@ -285,18 +325,18 @@ final class JSONValueDecoderImpl: Decoder, SingleValueDecodingContainer {
         return mismatch(type, v, path)
     }
 
-    func unboxInteger<I: FixedWidthInteger>(_ v: JSONValue, _ type: I.Type, _ path: [any CodingKey]) throws -> I {
+    func unboxInteger<I: FixedWidthInteger>(_ v: JSONValue, _ type: I.Type, _ path: @autoclosure () -> [any CodingKey]) throws -> I {
         guard case .int(let i) = v, let r = I(exactly: i) else {
-            throw notFoundOrMismatch(I.self, v, path)
+            throw notFoundOrMismatch(I.self, v, path())
         }
         return r
     }
 
-    func unboxDouble(_ v: JSONValue, _ path: [any CodingKey]) throws -> Double {
+    func unboxDouble(_ v: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> Double {
         switch v {
         case .double(let d): return d
         case .int(let i): return Double(i)
-        default: throw notFoundOrMismatch(Double.self, v, path)
+        default: throw notFoundOrMismatch(Double.self, v, path())
         }
     }
 }
@@ -332,14 +372,14 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decodeNil(forKey key: Key) throws -> Bool { try value(key).isNull }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try decoder.unbox(try value(key), as: type, codingPath: codingPath + [key])
+        try decoder.unbox(try value(key), as: type, key: key)
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let v = object[key.stringValue] else { return nil }
         usage?.use(key.stringValue)
         if v.isNull { return nil }
-        return try decoder.unbox(v, as: type, codingPath: codingPath + [key])
+        return try decoder.unbox(v, as: type, key: key)
     }
 
     // The standard library's per-type requirements would otherwise default to contains+decodeNil+decode.
@@ -373,13 +413,13 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decodeIfPresent(_ t: UInt64.Type, forKey k: Key) throws -> UInt64? { try present(t, k) }
 
     private func decode<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T {
-        try decoder.unbox(try value(key), as: type, codingPath: codingPath + [key])
+        try decoder.unbox(try value(key), as: type, key: key)
     }
     private func present<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T? {
         guard let v = object[key.stringValue] else { return nil }
         usage?.use(key.stringValue)
         if v.isNull { return nil }
-        return try decoder.unbox(v, as: type, codingPath: codingPath + [key])
+        return try decoder.unbox(v, as: type, key: key)
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
@@ -405,7 +445,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     private func child(_ v: JSONValue, _ key: any CodingKey) -> JSONValueDecoderImpl {
-        JSONValueDecoderImpl(value: v, codingPath: codingPath + [key], state: decoder.state, type: JSONValue.self)
+        JSONValueDecoderImpl(value: v, node: CodingPathNode(parent: decoder.node, key: key), state: decoder.state, type: JSONValue.self)
     }
 }
 
@@ -441,7 +481,7 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
 
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
         let v = try current(type)
-        let r = try decoder.unbox(v, as: type, codingPath: codingPath + [IndexKey(currentIndex)])
+        let r = try decoder.unbox(v, as: type, key: IndexKey(currentIndex))
         currentIndex += 1
         return r
     }
@@ -467,7 +507,7 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
     }
 
     private func child() throws -> JSONValueDecoderImpl {
-        JSONValueDecoderImpl(value: try current(JSONValue.self), codingPath: codingPath + [IndexKey(currentIndex)],
+        JSONValueDecoderImpl(value: try current(JSONValue.self), node: CodingPathNode(parent: decoder.node, key: IndexKey(currentIndex)),
                              state: decoder.state, type: JSONValue.self)
     }
 }

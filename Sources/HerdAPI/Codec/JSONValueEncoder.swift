@@ -3,14 +3,15 @@
 public enum JSONValueEncoder {
     public static func encode<T: Encodable>(_ value: T) throws -> JSONValue {
         if T.self == JSONValue.self, let v = value as? JSONValue { return v }
-        let encoder = JSONValueEncoderImpl(codingPath: [])
+        let encoder = JSONValueEncoderImpl(node: nil)
         try value.encode(to: encoder)
         return encoder.result()
     }
 }
 
 /// A value still being built: containers are reference types so that nested containers handed out earlier
-/// can keep writing into them until encoding finishes.
+/// can keep writing into them until encoding finishes. Values encoded through `encode(_:forKey:)` are final
+/// when the call returns and are kept as plain values; only nested containers and super encoders stay pending.
 enum PendingValue {
     case value(JSONValue)
     case object(PendingObject)
@@ -28,11 +29,24 @@ enum PendingValue {
 }
 
 final class PendingObject {
-    var entries: [String: PendingValue] = [:]
+    var values: [String: JSONValue] = [:]
+    /// Entries still being written (nested containers, super encoders); rare with synthesized Codable.
+    var pending: [String: PendingValue] = [:]
+
+    func set(_ key: String, _ value: PendingValue) {
+        if case .value(let v) = value {
+            values[key] = v
+            if !pending.isEmpty { pending[key] = nil }
+        } else {
+            pending[key] = value
+            values[key] = nil
+        }
+    }
+
     func resolve() -> JSONValue {
-        var out: [String: JSONValue] = [:]
-        out.reserveCapacity(entries.count)
-        for (k, v) in entries { out[k] = v.resolve() }
+        if pending.isEmpty { return .object(values) }
+        var out = values
+        for (k, v) in pending { out[k] = v.resolve() }
         return .object(out)
     }
 }
@@ -43,11 +57,12 @@ final class PendingArray {
 }
 
 final class JSONValueEncoderImpl: Encoder, SingleValueEncodingContainer {
-    let codingPath: [any CodingKey]
+    let node: CodingPathNode?
     var userInfo: [CodingUserInfoKey: Any] { [:] }
     var storage: PendingValue?
+    var codingPath: [any CodingKey] { CodingPathNode.path(node) }
 
-    init(codingPath: [any CodingKey]) { self.codingPath = codingPath }
+    init(node: CodingPathNode?) { self.node = node }
 
     /// An encoder that produced nothing stands for an empty object, as with Foundation's JSONEncoder.
     func result() -> JSONValue { storage?.resolve() ?? .object([:]) }
@@ -60,7 +75,7 @@ final class JSONValueEncoderImpl: Encoder, SingleValueEncodingContainer {
             object = PendingObject()
             storage = .object(object)
         }
-        return KeyedEncodingContainer(KeyedEncoder<Key>(object: object, codingPath: codingPath))
+        return KeyedEncodingContainer(KeyedEncoder<Key>(object: object, node: node))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
@@ -71,18 +86,21 @@ final class JSONValueEncoderImpl: Encoder, SingleValueEncodingContainer {
             array = PendingArray()
             storage = .array(array)
         }
-        return UnkeyedEncoder(array: array, codingPath: codingPath)
+        return UnkeyedEncoder(array: array, node: node)
     }
 
     func singleValueContainer() -> any SingleValueEncodingContainer { self }
 
     func encodeNil() { storage = .value(.null) }
     func encode<T: Encodable>(_ value: T) throws {
-        storage = try Self.box(value, codingPath: codingPath)
+        storage = try Self.box(value, node: node, key: nil)
     }
 
-    /// Primitives become values directly; anything else is encoded by a child encoder.
-    static func box<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws -> PendingValue {
+    /// Primitives become values directly; anything else is encoded by a child encoder, whose result is final
+    /// when its `encode(to:)` returns. `key` is where the value goes below `node` (the path is built only for
+    /// an error or a child encoder).
+    static func box<T: Encodable>(_ value: T, node: CodingPathNode?, key: (any CodingKey)?) throws -> PendingValue {
+        var codingPath: [any CodingKey] { CodingPathNode.path(node, key) }
         // Metatype comparisons are cheap; a chain of `as?` casts would cost every struct-typed field.
         let t = T.self
         if t == String.self, let v = value as? String { return .value(.string(v)) }
@@ -109,69 +127,71 @@ final class JSONValueEncoderImpl: Encoder, SingleValueEncodingContainer {
             guard let i = Int64(exactly: v) else { throw outOfRange(v, codingPath) }
             return .value(.int(i))
         }
-        let child = JSONValueEncoderImpl(codingPath: codingPath)
+        let child = JSONValueEncoderImpl(node: CodingPathNode.child(node, key))
         try value.encode(to: child)
-        return .encoder(child)
+        return .value(child.result())
     }
 
-    static func double(_ d: Double, _ codingPath: [any CodingKey]) throws -> PendingValue {
+    static func double(_ d: Double, _ codingPath: @autoclosure () -> [any CodingKey]) throws -> PendingValue {
         guard d.isFinite else {
-            throw EncodingError.invalidValue(d, .init(codingPath: codingPath,
+            throw EncodingError.invalidValue(d, .init(codingPath: codingPath(),
                                                       debugDescription: "json: unsupported value: \(d)"))
         }
         return .value(.double(d))
     }
 
-    static func outOfRange(_ v: Any, _ codingPath: [any CodingKey]) -> EncodingError {
-        EncodingError.invalidValue(v, .init(codingPath: codingPath, debugDescription: "\(v) does not fit in int64"))
+    static func outOfRange(_ v: Any, _ codingPath: @autoclosure () -> [any CodingKey]) -> EncodingError {
+        EncodingError.invalidValue(v, .init(codingPath: codingPath(), debugDescription: "\(v) does not fit in int64"))
     }
 }
 
 private struct KeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let object: PendingObject
-    let codingPath: [any CodingKey]
+    let node: CodingPathNode?
+    var codingPath: [any CodingKey] { CodingPathNode.path(node) }
 
-    mutating func encodeNil(forKey key: Key) { object.entries[key.stringValue] = .value(.null) }
+    mutating func encodeNil(forKey key: Key) { object.set(key.stringValue, .value(.null)) }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        object.entries[key.stringValue] = try JSONValueEncoderImpl.box(value, codingPath: codingPath + [key])
+        object.set(key.stringValue, try JSONValueEncoderImpl.box(value, node: node, key: key))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key)
         -> KeyedEncodingContainer<NestedKey>
     {
         let nested = PendingObject()
-        object.entries[key.stringValue] = .object(nested)
-        return KeyedEncodingContainer(KeyedEncoder<NestedKey>(object: nested, codingPath: codingPath + [key]))
+        object.set(key.stringValue, .object(nested))
+        return KeyedEncodingContainer(KeyedEncoder<NestedKey>(object: nested, node: CodingPathNode(parent: node, key: key)))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         let nested = PendingArray()
-        object.entries[key.stringValue] = .array(nested)
-        return UnkeyedEncoder(array: nested, codingPath: codingPath + [key])
+        object.set(key.stringValue, .array(nested))
+        return UnkeyedEncoder(array: nested, node: CodingPathNode(parent: node, key: key))
     }
 
     mutating func superEncoder() -> any Encoder { superEncoder(named: StringKey("super")) }
     mutating func superEncoder(forKey key: Key) -> any Encoder { superEncoder(named: key) }
 
     private func superEncoder(named key: any CodingKey) -> any Encoder {
-        let child = JSONValueEncoderImpl(codingPath: codingPath + [key])
-        object.entries[key.stringValue] = .encoder(child)
+        let child = JSONValueEncoderImpl(node: CodingPathNode(parent: node, key: key))
+        object.set(key.stringValue, .encoder(child))
         return child
     }
 }
 
 private struct UnkeyedEncoder: UnkeyedEncodingContainer {
     let array: PendingArray
-    let codingPath: [any CodingKey]
+    let node: CodingPathNode?
     var count: Int { array.elements.count }
+    var codingPath: [any CodingKey] { CodingPathNode.path(node) }
 
-    private var nextPath: [any CodingKey] { codingPath + [IndexKey(array.elements.count)] }
+    private var nextPath: CodingPathNode { CodingPathNode(parent: node, key: IndexKey(array.elements.count)) }
 
     mutating func encodeNil() { array.elements.append(.value(.null)) }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        array.elements.append(try JSONValueEncoderImpl.box(value, codingPath: nextPath))
+        array.elements.append(try JSONValueEncoderImpl.box(value, node: node, key: IndexKey(array.elements.count)))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type)
@@ -180,18 +200,18 @@ private struct UnkeyedEncoder: UnkeyedEncodingContainer {
         let nested = PendingObject()
         let path = nextPath
         array.elements.append(.object(nested))
-        return KeyedEncodingContainer(KeyedEncoder<NestedKey>(object: nested, codingPath: path))
+        return KeyedEncodingContainer(KeyedEncoder<NestedKey>(object: nested, node: path))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         let nested = PendingArray()
         let path = nextPath
         array.elements.append(.array(nested))
-        return UnkeyedEncoder(array: nested, codingPath: path)
+        return UnkeyedEncoder(array: nested, node: path)
     }
 
     mutating func superEncoder() -> any Encoder {
-        let child = JSONValueEncoderImpl(codingPath: nextPath)
+        let child = JSONValueEncoderImpl(node: nextPath)
         array.elements.append(.encoder(child))
         return child
     }
