@@ -7,16 +7,21 @@ public enum HPAReplicaCalculator {
     /// One pod of the scale target, as the calculation sees it.
     public struct PodInfo: Sendable, Equatable {
         public var name: String
-        /// Ready condition True (and Running): unready pods are left out of a cpu scale-up.
+        /// For cpu: whether the pod's sample counts (upstream groupPods: Ready, and within the cpu
+        /// initialization period sampled at least one window after it became Ready). Pods whose sample does
+        /// not count are left out of a scale-down and count as idle in a scale-up.
         public var ready: Bool
         /// Deleted or failed: such pods are ignored altogether.
         public var ignored: Bool
+        /// Phase Pending: treated like an unready pod for every metric (upstream groupPods).
+        public var pending: Bool
         /// The pod's summed container requests of the resource, in milli-units; nil if a container has none.
         public var request: Int64?
-        public init(name: String, ready: Bool = true, ignored: Bool = false, request: Int64? = nil) {
+        public init(name: String, ready: Bool = true, ignored: Bool = false, pending: Bool = false, request: Int64? = nil) {
             self.name = name
             self.ready = ready
             self.ignored = ignored
+            self.pending = pending
             self.request = request
         }
     }
@@ -44,16 +49,17 @@ public enum HPAReplicaCalculator {
         public var rawAverage: Int64
     }
 
-    /// Upstream groupPods: ignored pods (deleted, failed), unready ones (for cpu only: not yet Ready),
-    /// and ready pods that have no metric ("missing").
+    /// Upstream groupPods: ignored pods (deleted, failed), unready ones (Pending, and for cpu the pods whose
+    /// sample does not count), and pods that have no metric ("missing"), in upstream's order.
     static func group(_ pods: [PodInfo], metrics: [String: Int64], resource: String?)
         -> (ready: Int, unready: Set<String>, missing: Set<String>, ignored: Set<String>) {
         var ready = 0
         var unready: Set<String> = [], missing: Set<String> = [], ignored: Set<String> = []
         for p in pods {
             if p.ignored { ignored.insert(p.name); continue }
-            if resource == "cpu" && !p.ready { unready.insert(p.name); continue }
+            if p.pending { unready.insert(p.name); continue }
             if metrics[p.name] == nil { missing.insert(p.name); continue }
+            if resource == "cpu" && !p.ready { unready.insert(p.name); continue }
             ready += 1
         }
         return (ready, unready, missing, ignored)

@@ -274,13 +274,15 @@ final class HPAReconciler: Sendable {
             guard let r = m.resource, let resource = r.name, let target = r.target else {
                 throw UnsupportedMetric(description: "resource metric without a name or target")
             }
-            let usage: [String: Int64]
+            let samples: [String: PodMetric]
             do {
-                usage = try await metrics.podResourceUsage(resource, namespace: namespace, selector: selector)
+                samples = try await metrics.podResourceMetrics(resource, namespace: namespace, selector: selector)
             } catch {
                 throw UnsupportedMetric(description: "failed to get \(resource) utilization: unable to get metrics for resource \(resource): \(Self.text(error))")
             }
-            let infos = pods.map { Self.podInfo($0, resource: resource) }
+            let usage = samples.mapValues(\.value)
+            let now = Date()
+            let infos = pods.map { Self.podInfo($0, resource: resource, metric: samples[$0.metadata.name ?? ""], now: now) }
             if let avg = target.averageValue {
                 let result = try HPAReplicaCalculator.plainAverage(currentReplicas: current, target: avg.milliValue, resource: resource,
                                                                    pods: infos, metrics: usage, tolerance: tolerance)
@@ -454,9 +456,35 @@ final class HPAReconciler: Sendable {
         return info.path(namespace: namespace, name: ref.name ?? "", subresource: "scale")
     }
 
-    static func podInfo(_ pod: Pod, resource: String?) -> HPAReplicaCalculator.PodInfo {
+    /// Upstream --horizontal-pod-autoscaler-cpu-initialization-period: a pod this young may still be busy
+    /// starting up, so its cpu sample counts only once it covers a whole window after the pod became Ready.
+    static let cpuInitializationPeriod: TimeInterval = 300
+    /// Upstream --horizontal-pod-autoscaler-initial-readiness-delay: after the initialization period, an
+    /// unready pod is left out only if it has never been Ready (its Ready condition last changed within
+    /// this delay of its start).
+    static let initialReadinessDelay: TimeInterval = 30
+
+    static func podInfo(_ pod: Pod, resource: String?, metric: PodMetric? = nil, now: Date = Date()) -> HPAReplicaCalculator.PodInfo {
         let ignored = pod.metadata.deletionTimestamp != nil || pod.status?.phase == "Failed"
-        let ready = pod.isReady && pod.status?.phase != "Pending"
+        let pending = pod.status?.phase == "Pending"
+        var ready = pod.isReady && !pending
+        if resource == "cpu" {
+            // upstream groupPods
+            let condition = pod.status?.conditions?.first { $0.type == "Ready" }
+            if let condition, let start = pod.status?.startTime?.date {
+                let transition = condition.lastTransitionTime?.date ?? start
+                if start.addingTimeInterval(Self.cpuInitializationPeriod) > now {
+                    let sampledBeforeReady = metric?.timestamp.map { $0 < transition.addingTimeInterval(metric?.window ?? 0) } ?? false
+                    ready = condition.status != "False" && !sampledBeforeReady
+                } else {
+                    ready = !(condition.status == "False" && start.addingTimeInterval(Self.initialReadinessDelay) > transition)
+                }
+            } else if condition == nil {
+                ready = false
+            }
+            // (upstream also leaves out a pod without status.startTime; every kubelet sets it once the pod is
+            // accepted, so such a pod is one written by hand: its Ready condition decides, as before)
+        }
         var request: Int64? = nil
         if let resource {
             var total: Int64 = 0
@@ -467,7 +495,7 @@ final class HPAReconciler: Sendable {
             }
             request = complete ? total : nil
         }
-        return .init(name: pod.metadata.name ?? "", ready: ready, ignored: ignored, request: request)
+        return .init(name: pod.metadata.name ?? "", ready: ready, ignored: ignored, pending: pending, request: request)
     }
 
     static func text(_ error: Error) -> String {
