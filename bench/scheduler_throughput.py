@@ -30,6 +30,9 @@ import lib
 
 GOAL = 1500
 RS_PATH = "/apis/apps/v1/namespaces/default/replicasets"
+# A pod network with a /24 for each of up to 32,768 nodes: the default 10.42.0.0/16 has 256, and the node IPAM
+# controller would retry (and record CIDRNotAvailable for) every other node at each of its status posts.
+CLUSTER_CIDR = "10.128.0.0/9"
 
 
 class ControlPlane(lib.Herd):
@@ -44,7 +47,7 @@ class ControlPlane(lib.Herd):
     def start(self):
         self.port = lib.free_port()
         self._spawn([lib.HERD_BIN, "server", "--data-dir", self.dir, "--port", str(self.port), "--disable-agent",
-                     "--node-monitor-grace-period", str(self.grace),
+                     "--node-monitor-grace-period", str(self.grace), "--cluster-cidr", CLUSTER_CIDR,
                      "--log-level", os.environ.get("HERD_LOG_LEVEL", "notice")])
         self.url = f"http://{lib.HOST}:{self.port}"
         lib._wait_http(self.url + "/api/v1/namespaces/default", self.proc, self.log_path)

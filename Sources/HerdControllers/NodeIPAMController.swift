@@ -28,12 +28,18 @@ public struct NodeIPAMController: Controller {
         nodes = ctx.informers.informer(Node.self)
         let queue = self.queue
         let assigned = self.assigned
+        let cluster = clusterCIDR, bits = maskSize
         nodes.addHandler(InformerHandler(
-            onAdd: { n in queue.add(n.metadata.name ?? "") },
-            onUpdate: { _, n in if n.spec?.podCIDR ?? "" == "" { queue.add(n.metadata.name ?? "") } },
+            onAdd: { n in
+                assigned.observe(n, cluster: cluster, maskSize: bits)
+                queue.add(n.metadata.name ?? "")
+            },
+            onUpdate: { _, n in
+                assigned.observe(n, cluster: cluster, maskSize: bits)
+                if n.spec?.podCIDR ?? "" == "" { queue.add(n.metadata.name ?? "") }
+            },
             onDelete: { n in
-                let name = n.metadata.name ?? ""
-                assigned.state.withLock { _ = $0.removeValue(forKey: name) }
+                assigned.forget(n.metadata.name ?? "")
                 // a node that waited for a subnet may get the one just freed
                 if n.spec?.podCIDR != nil { queue.add("") }
             }))
@@ -64,7 +70,7 @@ public struct NodeIPAMController: Controller {
         let patch: JSONValue = ["spec": ["podCIDR": .string(value), "podCIDRs": [.string(value)]]]
         do {
             _ = try await ctx.client.patch(Node.self, name: name, type: .merge, body: patch)
-            assigned.state.withLock { $0[name] = index }
+            assigned.assigned(name, index)
         } catch let e as APIError where e.code == 404 {
             return .done
         }
@@ -73,28 +79,68 @@ public struct NodeIPAMController: Controller {
 
     /// The lowest subnet no node holds (by the cache or by an assignment the cache has not shown yet).
     private func freeSubnet(for nodeName: String) -> Int? {
-        var used = Set<Int>()
-        var present = Set<String>()
-        for n in nodes.store.list() {
-            present.insert(n.metadata.name ?? "")
-            for c in n.spec?.podCIDRs ?? [n.spec?.podCIDR].compactMap({ $0 }) {
-                if let cidr = IPv4CIDR(c), let i = clusterCIDR.subnetIndex(of: IPv4CIDR(base: cidr.base, prefixLength: maskSize)) {
-                    used.insert(i)
-                }
-            }
-        }
-        return assigned.state.withLock { assigned -> Int? in
-            for (name, i) in assigned {
-                if present.contains(name) { used.insert(i) } else { assigned.removeValue(forKey: name) }
-            }
-            if let mine = assigned[nodeName] { return mine }
-            let count = 1 << (maskSize - clusterCIDR.prefixLength)
-            return (0..<count).first { !used.contains($0) }
-        }
+        assigned.lowestFree(for: nodeName, count: 1 << (maskSize - clusterCIDR.prefixLength))
     }
 }
 
-/// Node name to the subnet index handed out, shared by the handlers and the worker.
+/// The subnets in use, kept up to date by the node handlers so that an allocation does not scan every node:
+/// what each node's spec shows (as the cache has it) and what this controller handed out that the cache
+/// does not show yet.
 final class SubnetAssignments: Sendable {
-    let state = Mutex<[String: Int]>([:])
+    struct State {
+        /// node name -> subnet indexes its spec.podCIDRs hold
+        var observed: [String: [Int]] = [:]
+        /// subnet index -> how many nodes show it
+        var used: [Int: Int] = [:]
+        /// node name -> subnet handed out, until the cache shows the node with it
+        var pending: [String: Int] = [:]
+    }
+    let state = Mutex(State())
+
+    func observe(_ node: Node, cluster: IPv4CIDR, maskSize: Int) {
+        let name = node.metadata.name ?? ""
+        let cidrs = node.spec?.podCIDRs ?? [node.spec?.podCIDR].compactMap { $0 }
+        let indexes = cidrs.compactMap { c -> Int? in
+            guard let cidr = IPv4CIDR(c) else { return nil }
+            return cluster.subnetIndex(of: IPv4CIDR(base: cidr.base, prefixLength: maskSize))
+        }
+        state.withLock { s in
+            Self.setObserved(&s, name, indexes)
+            if let p = s.pending[name], indexes.contains(p) { s.pending[name] = nil }
+        }
+    }
+
+    func forget(_ name: String) {
+        state.withLock { s in
+            Self.setObserved(&s, name, [])
+            s.observed[name] = nil
+            s.pending[name] = nil
+        }
+    }
+
+    func assigned(_ name: String, _ index: Int) {
+        state.withLock { s in
+            if !(s.observed[name] ?? []).contains(index) { s.pending[name] = index }
+        }
+    }
+
+    private static func setObserved(_ s: inout State, _ name: String, _ indexes: [Int]) {
+        let old = s.observed[name] ?? []
+        if old == indexes { return }
+        for i in old {
+            let n = (s.used[i] ?? 1) - 1
+            s.used[i] = n <= 0 ? nil : n
+        }
+        for i in indexes { s.used[i, default: 0] += 1 }
+        s.observed[name] = indexes
+    }
+
+    /// The subnet already handed to `nodeName`, or the lowest one nobody holds.
+    func lowestFree(for nodeName: String, count: Int) -> Int? {
+        state.withLock { s in
+            if let mine = s.pending[nodeName] { return mine }
+            let pending = Set(s.pending.values)
+            return (0..<count).first { s.used[$0] == nil && !pending.contains($0) }
+        }
+    }
 }
