@@ -14,22 +14,28 @@ public struct ServiceProxyConfiguration: Sendable {
     /// How long a burst of Service and EndpointSlice events is gathered into one sync.
     public var coalesceInterval: Duration
     public var nftPath: String
+    /// How often the whole table is rewritten even without a failure, to repair drift (kube-proxy's full
+    /// resync); the syncs in between are partial.
+    public var fullSyncInterval: Duration
 
     public init(nodeName: String, table: String = "herd-proxy", stateDirectory: String,
-                coalesceInterval: Duration = .milliseconds(50), nftPath: String = "/usr/sbin/nft") {
+                coalesceInterval: Duration = .milliseconds(50), nftPath: String = "/usr/sbin/nft",
+                fullSyncInterval: Duration = .seconds(60)) {
         self.nodeName = nodeName
         self.table = table
         self.stateDirectory = stateDirectory
         self.coalesceInterval = coalesceInterval
         self.nftPath = nftPath
+        self.fullSyncInterval = fullSyncInterval
     }
 }
 
 /// The service proxy in its nftables mode: watches Services and EndpointSlices and keeps one table that
 /// sends ClusterIP, external and node-port traffic to ready endpoints (numgen random, ClientIP affinity by
-/// dynamic sets, hairpin and node-port masquerade, reject when a service has no endpoint). Every sync
-/// replaces the table in one transaction. Each service port's chain counts the new connections it sees
-/// (NAT chains see only a connection's first packet); `connectionCounts()` adds them up across syncs.
+/// dynamic sets, hairpin and node-port masquerade, reject when a service has no endpoint). Each sync is one
+/// `nft -f` transaction; most are partial (only the service ports that changed), see `NFTProxyTable`. Each
+/// service port's chain counts the new connections it sees (NAT chains see only a connection's first
+/// packet) in a named counter that lives as long as the port; `connectionCounts()` reads them.
 public final class ServiceProxy: ServiceLifecycle.Service, Sendable {
     public struct PortKey: Hashable, Sendable {
         public var namespace: String
@@ -40,29 +46,45 @@ public final class ServiceProxy: ServiceLifecycle.Service, Sendable {
     private let configuration: ServiceProxyConfiguration
     private let logger: Logger
     private let watch: ServicePortWatch
-    private let state = Mutex(State())
-
-    struct State {
-        /// Counts carried over from tables already replaced, by chain ID.
-        var carried: [String: UInt64] = [:]
-        var programmed: [String: ProxiedServicePort] = [:]
-        var syncs = 0
-    }
+    let table: NFTProxyTable
 
     public init(client: APIClient, configuration: ServiceProxyConfiguration, logger: Logger = Logger(label: "herd.proxy")) {
         self.configuration = configuration
         self.logger = logger
         watch = ServicePortWatch(client: client, nodeName: configuration.nodeName,
                                  coalesceInterval: configuration.coalesceInterval, logger: logger)
+        table = NFTProxyTable(table: configuration.table, nftPath: configuration.nftPath,
+                              file: configuration.stateDirectory + "/proxy.nft", logger: logger)
     }
 
     /// How many syncs have been applied (tests wait on it).
-    public var syncCount: Int { state.withLock { $0.syncs } }
+    public var syncCount: Int { table.syncCount }
 
     public func run() async throws {
         try? FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
-        await watch.run { ports in await sync(ports) }
-        await removeTable()
+        // the periodic full resync: asks for one, and a sync to carry it out even when nothing changes
+        let resync = Task { [table, watch, interval = configuration.fullSyncInterval] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled else { return }
+                table.requestFullSync()
+                watch.poke()
+            }
+        }
+        defer { resync.cancel() }
+        await watch.run { ports in
+            guard await table.sync(ports) else {
+                // the next sync is a full one (the table's state is unknown): try it soon instead of waiting
+                // for the next change
+                let watch = self.watch
+                Task {
+                    try? await Task.sleep(for: .seconds(5))
+                    watch.poke()
+                }
+                return
+            }
+        }
+        await table.remove()
     }
 
     /// The desired service ports from the informer caches.
@@ -70,52 +92,121 @@ public final class ServiceProxy: ServiceLifecycle.Service, Sendable {
         watch.desired()
     }
 
-    func sync(_ ports: [ProxiedServicePort]) async {
-        let counts = (try? await readCounters()) ?? [:]
-        let text = ProxyRules.replaceTransaction(table: configuration.table, services: ports)
-        let path = configuration.stateDirectory + "/proxy.nft"
-        do {
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
-            try await NetworkCommand.check(configuration.nftPath, ["-f", path])
-        } catch {
-            logger.error("service proxy sync failed: \(error)")
-            return
-        }
-        state.withLock { s in
-            // the old table's counters are gone with it: keep what they had counted
-            for (id, n) in counts { s.carried[id, default: 0] += n }
-            s.programmed = Dictionary(ports.map { ($0.chainID, $0) }, uniquingKeysWith: { a, _ in a })
-            s.syncs += 1
-        }
-        logger.debug("service proxy programmed \(ports.count) service ports")
+    /// New connections per service port since this node's proxy started serving it.
+    public func connectionCounts() async -> [PortKey: UInt64] {
+        await table.connectionCounts()
+    }
+}
+
+/// The proxy's nftables table and what the last successful sync programmed into it. A sync writes one
+/// transaction: partial (from the programmed state to the desired one: only changed ports' objects) when the
+/// programmed state is known, full (delete and recreate the table) on the first sync, after a failed one
+/// (nft refused or the table drifted: the state is unknown) and when a full resync was requested. A full
+/// sync reads the named counters first and declares them again with those values, so counts survive it (but
+/// for connections counted between the read and the replacement); a partial sync never reads them.
+/// Syncs must not overlap (the proxy's watch runs one at a time).
+final class NFTProxyTable: Sendable {
+    let table: String
+    let nftPath: String
+    /// Where a transaction is written before `nft -f` reads it.
+    let file: String
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    struct State {
+        /// What the table holds since the last successful sync; nil: unknown, the next sync is full.
+        var programmed: [String: RenderedServicePort]?
+        /// The service port behind each programmed chain ID.
+        var ports: [String: ProxiedServicePort] = [:]
+        var fullRequested = false
+        var syncs = 0
+        var fullSyncs = 0
+        var failures = 0
     }
 
-    /// New connections per service port since the proxy started.
-    public func connectionCounts() async -> [PortKey: UInt64] {
+    init(table: String, nftPath: String = "/usr/sbin/nft", file: String, logger: Logger = Logger(label: "herd.proxy")) {
+        self.table = table
+        self.nftPath = nftPath
+        self.file = file
+        self.logger = logger
+    }
+
+    var syncCount: Int { state.withLock { $0.syncs } }
+    var fullSyncCount: Int { state.withLock { $0.fullSyncs } }
+    var failureCount: Int { state.withLock { $0.failures } }
+    /// Whether the next sync rewrites the whole table.
+    var nextSyncIsFull: Bool { state.withLock { $0.programmed == nil || $0.fullRequested } }
+
+    func requestFullSync() {
+        state.withLock { $0.fullRequested = true }
+    }
+
+    /// Programs `ports`; false when nft refused (the next sync is then full).
+    @discardableResult
+    func sync(_ ports: [ProxiedServicePort]) async -> Bool {
+        let desired = ProxyRules.renderPorts(ports)
+        let (previous, full) = state.withLock { s in
+            let full = s.programmed == nil || s.fullRequested
+            s.fullRequested = false
+            return (s.programmed, full)
+        }
+        let text: String
+        if full || previous == nil {
+            let counters = (try? await readCounters()) ?? [:]
+            text = ProxyRules.fullTransaction(table: table, ports: desired, counters: counters)
+        } else {
+            text = ProxyRules.partialTransaction(table: table, previous: previous!, desired: desired)
+        }
+        if !text.isEmpty {
+            do {
+                try text.write(toFile: file, atomically: false, encoding: .utf8)
+                try await NetworkCommand.check(nftPath, ["-f", file])
+            } catch {
+                logger.error("service proxy \(full ? "full" : "partial") sync failed, the next one is full: \(error)")
+                state.withLock { s in
+                    s.programmed = nil
+                    s.failures += 1
+                }
+                return false
+            }
+        }
+        state.withLock { s in
+            s.programmed = desired
+            s.ports = Dictionary(ports.map { ($0.chainID, $0) }, uniquingKeysWith: { a, _ in a })
+            s.syncs += 1
+            if full { s.fullSyncs += 1 }
+        }
+        logger.debug("service proxy programmed \(ports.count) service ports (\(full ? "full" : "partial") sync)")
+        return true
+    }
+
+    /// New connections per programmed service port, from the live counters.
+    func connectionCounts() async -> [ServiceProxy.PortKey: UInt64] {
         let live = (try? await readCounters()) ?? [:]
         return state.withLock { s in
-            var out: [PortKey: UInt64] = [:]
-            for (id, port) in s.programmed {
-                out[PortKey(namespace: port.namespace, name: port.name, portName: port.portName)] =
-                    s.carried[id, default: 0] + live[id, default: 0]
+            var out: [ServiceProxy.PortKey: UInt64] = [:]
+            for (id, port) in s.ports {
+                out[ServiceProxy.PortKey(namespace: port.namespace, name: port.name, portName: port.portName)] =
+                    live[id]?.packets ?? 0
             }
             return out
         }
     }
 
-    /// The packet counts of the table's named counters, by name.
-    private func readCounters() async throws -> [String: UInt64] {
-        let r = try await NetworkCommand.run(configuration.nftPath, ["-j", "list", "counters", "table", "ip", configuration.table])
+    /// The values of the table's named counters, by name.
+    func readCounters() async throws -> [String: ProxyRules.CounterValue] {
+        let r = try await NetworkCommand.run(nftPath, ["-j", "list", "counters", "table", "ip", table])
         guard r.status == 0, let doc = try? JSONValue.parse(Array(r.stdout.utf8)) else { return [:] }
-        var out: [String: UInt64] = [:]
+        var out: [String: ProxyRules.CounterValue] = [:]
         for item in doc["nftables"]?.arrayValue ?? [] {
             guard let c = item["counter"], let name = c["name"]?.stringValue, let packets = c["packets"]?.intValue else { continue }
-            out[name] = UInt64(max(0, packets))
+            out[name] = .init(packets: UInt64(max(0, packets)), bytes: UInt64(max(0, c["bytes"]?.intValue ?? 0)))
         }
         return out
     }
 
-    private func removeTable() async {
-        _ = try? await NetworkCommand.run(configuration.nftPath, ["delete", "table", "ip", configuration.table])
+    func remove() async {
+        _ = try? await NetworkCommand.run(nftPath, ["delete", "table", "ip", table])
+        state.withLock { $0.programmed = nil }
     }
 }
