@@ -16,4 +16,10 @@ public enum BuiltinKinds {
         // autoscaling/v2
         HorizontalPodAutoscaler.self,
     ]
+
+    /// Further versions served for kinds above, each converted to and from its kind's storage version.
+    public static let servedVersions: [any ServedVersion.Type] = [
+        // autoscaling/v1, stored as autoscaling/v2
+        AutoscalingV1.HorizontalPodAutoscaler.self,
+    ]
 }

@@ -349,17 +349,19 @@ struct HerdResponder: HTTPResponder {
         case (.get, _?, nil), (.get, _?, "status"):
             let obj = try await h.get(r)
             if format.table { return tableResponse(r, objects: [obj], rev: obj.resourceVersion ?? "", query: query, format: format) }
-            return Self.json(obj, code: 200, format: format)
+            return Self.json(r.served(obj), code: 200, format: format)
         case (.get, _?, "scale"):
             let obj = try await h.get(r)
             guard let scale = r.kind.scale(of: obj) else { throw Router.notFound(request.uri.path) }
             return Self.json(scale, code: 200, format: plain(format))
         case (.post, nil, nil):
             var dups: [String] = []
-            let body = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
+            let served = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
             let options = try WriteOptions(query: query, userAgent: userAgent)
-            let res = try await h.create(r, body: body, duplicates: dups, options: options)
-            return Self.result(res, format: plain(format))
+            let (body, warnings) = try r.storageBody(served, handlers: h, options: options)
+            var res = try await h.create(r, body: body, duplicates: dups, options: options)
+            res.warnings = warnings + res.warnings
+            return Self.result(r.served(res), format: plain(format))
         case (.post, _?, "binding") where KindStrategy.isCore(r.kind, "pods"):
             var dups: [String] = []
             let body = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
@@ -368,8 +370,9 @@ struct HerdResponder: HTTPResponder {
             return Self.json(res.body, code: res.code, format: plain(format))
         case (.put, _?, nil), (.put, _?, "status"), (.put, _?, "finalize"):
             var dups: [String] = []
-            let body = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
+            let served = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
             let options = try WriteOptions(query: query, userAgent: userAgent)
+            let (body, warnings) = try r.storageBody(served, handlers: h, options: options)
             var path = r
             if r.subresource == "finalize" {
                 // finalize changes spec.finalizers of a namespace and nothing else
@@ -383,8 +386,9 @@ struct HerdResponder: HTTPResponder {
                 }
                 return Self.json(res.body, code: res.code, format: plain(format))
             }
-            let res = try await h.update(path, body: body, duplicates: dups, options: options)
-            return Self.result(res, format: plain(format))
+            var res = try await h.update(path, body: body, duplicates: dups, options: options)
+            res.warnings = warnings + res.warnings
+            return Self.result(r.served(res), format: plain(format))
         case (.put, _?, "scale"):
             var dups: [String] = []
             let body = try decodeBody(try await readBody(&request), contentType: contentType, duplicates: &dups)
@@ -398,17 +402,17 @@ struct HerdResponder: HTTPResponder {
             let bytes = try await readBody(&request)
             let options = try WriteOptions(query: query, userAgent: userAgent)
             let res = try await h.patch(r, bytes: bytes, contentType: contentType, options: options)
-            if r.subresource != "scale" { return Self.result(res, format: plain(format)) }
+            if r.subresource != "scale" { return Self.result(r.served(res), format: plain(format)) }
             return Self.json(r.kind.scale(of: res.body) ?? res.body, code: res.code, format: plain(format), warnings: res.warnings)
         case (.delete, _?, nil):
             let bytes = try await readBody(&request)
             let options = try deleteOptions(bytes, query: query)
-            let res = try await h.delete(r, options: options, dryRun: !query.all("dryRun").isEmpty)
+            let res = r.served(try await h.delete(r, options: options, dryRun: !query.all("dryRun").isEmpty))
             return Self.json(res.body, code: res.code, format: plain(format))
         case (.delete, nil, nil):
             let bytes = try await readBody(&request)
             let options = try deleteOptions(bytes, query: query)
-            let res = try await h.deleteCollection(r, query: query, options: options, dryRun: !query.all("dryRun").isEmpty)
+            let res = r.served(try await h.deleteCollection(r, query: query, options: options, dryRun: !query.all("dryRun").isEmpty))
             return Self.json(res.body, code: res.code, format: plain(format))
         case (.get, _?, "log") where KindStrategy.isCore(r.kind, "pods"):
             return try await core.nodeProxy.podLog(r, query: query)
@@ -441,14 +445,14 @@ struct HerdResponder: HTTPResponder {
 
     private func listResponse(_ r: ResourcePath, items: [CachedObject], meta: ListMeta, query: Query, format: ResponseFormat) -> Response {
         if format.table {
-            if format.encoding == .json {
+            if format.encoding == .json && r.conversion == nil {
                 return Self.buffer(tableBuffer(r, items: items, meta: meta, query: query), code: 200, contentType: "application/json")
             }
             let objects = items.compactMap(\.json)
             return tableResponse(r, objects: objects, rev: meta.resourceVersion ?? "", query: query, format: format, meta: meta)
         }
         let metaJSON = (try? JSONValueEncoder.encode(meta)) ?? .object([:])
-        if format.encoding == .json && !format.partialMetadata {
+        if format.encoding == .json && !format.partialMetadata && r.conversion == nil {
             // splice the stored bytes: no re-encoding of 10,000 objects
             let metaBytes = metaJSON.serialized()
             var out = ByteBufferAllocator().buffer(capacity: items.reduce(256 + metaBytes.count) { $0 + $1.bytes.count + 1 })
@@ -462,9 +466,9 @@ struct HerdResponder: HTTPResponder {
             out.writeInteger(UInt8(ascii: "}"))
             return Self.buffer(out, code: 200, contentType: "application/json")
         }
-        var objects = items.compactMap(\.json)
-        var kind = r.kind.info.listKind
-        var apiVersion = r.kind.info.apiVersion
+        var objects = items.compactMap(\.json).map(r.served)
+        var kind = r.servedInfo.listKind
+        var apiVersion = r.servedInfo.apiVersion
         if format.partialMetadata {
             objects = objects.map(partialMetadata(of:))
             kind = "PartialObjectMetadataList"
@@ -527,7 +531,7 @@ struct HerdResponder: HTTPResponder {
             var row: [String: JSONValue] = ["cells": .array(r.kind.tableCells(o, now: now))]
             switch include {
             case "None": break
-            case "Object": row["object"] = o
+            case "Object": row["object"] = r.served(o)
             default: row["object"] = partialMetadata(of: o)
             }
             return .object(row)
@@ -567,7 +571,7 @@ struct HerdResponder: HTTPResponder {
         let timeout = try query.int("timeoutSeconds").map { max(0, $0) } ?? Int.random(in: 1800...3600)
         let bookmarks = query["allowWatchBookmarks"] == "true"
         let stream = await core.cache.watch(resource: r.kind.info.storePrefix, filter: filter, from: from, bookmarks: bookmarks)
-        let kind = r.kind
+        let kind = r.servedInfo
         let responder = self
         var headers = HTTPFields()
         // watch streams are always newline-delimited JSON
@@ -601,11 +605,13 @@ struct HerdResponder: HTTPResponder {
                         line = Self.eventLine(type.rawValue, t.serialized())
                     } else if format.partialMetadata, let json = obj.json {
                         line = Self.eventLine(type.rawValue, partialMetadata(of: json).serialized())
+                    } else if r.conversion != nil, let json = obj.json {
+                        line = Self.eventLine(type.rawValue, r.served(json).serialized())
                     } else {
                         line = Self.eventLine(type.rawValue, obj.bytes)
                     }
                 case .bookmark(let rev):
-                    let o: JSONValue = ["kind": .string(kind.info.kind), "apiVersion": .string(kind.info.apiVersion),
+                    let o: JSONValue = ["kind": .string(kind.kind), "apiVersion": .string(kind.apiVersion),
                                         "metadata": ["resourceVersion": .string(String(rev))]]
                     line = Self.eventLine("BOOKMARK", o.serialized())
                 case .expired(let message):

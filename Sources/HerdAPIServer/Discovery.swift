@@ -6,7 +6,7 @@ struct DiscoveryDocuments: Sendable {
 
     static let verbsFull: [JSONValue] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
-    func verbs(_ k: any ServedKind) -> [JSONValue] { Self.verbsFull }
+    func verbs(_ info: ResourceInfo) -> [JSONValue] { Self.verbsFull }
 
     func subresourceVerbs(_ sub: String) -> [JSONValue] {
         switch sub {
@@ -18,16 +18,16 @@ struct DiscoveryDocuments: Sendable {
         }
     }
 
-    func subresourceKind(_ k: any ServedKind, _ sub: String) -> (group: String, version: String, kind: String) {
+    func subresourceKind(_ k: ResourceInfo, _ sub: String) -> (group: String, version: String, kind: String) {
         switch sub {
         case "scale": return ("autoscaling", "v1", "Scale")
         case "binding": return ("", "v1", "Binding")
         case "eviction": return ("policy", "v1", "Eviction")
-        case "exec", "attach": return ("", "v1", k.info.kind + (sub == "exec" ? "ExecOptions" : "AttachOptions"))
+        case "exec", "attach": return ("", "v1", k.kind + (sub == "exec" ? "ExecOptions" : "AttachOptions"))
         case "portforward": return ("", "v1", "PodPortForwardOptions")
-        case "proxy": return ("", "v1", k.info.kind + "ProxyOptions")
+        case "proxy": return ("", "v1", k.kind + "ProxyOptions")
         case "log": return ("", "v1", "Pod")
-        default: return (k.info.group, k.info.version, k.info.kind)
+        default: return (k.group, k.version, k.kind)
         }
     }
 
@@ -59,19 +59,19 @@ struct DiscoveryDocuments: Sendable {
 
     func resourceList(group: String, version: String) -> JSONValue {
         var resources: [JSONValue] = []
-        for k in registry.kinds where k.info.group == group && k.info.version == version {
+        for k in registry.servedInfos where k.group == group && k.version == version {
             var r: [String: JSONValue] = [
-                "name": .string(k.info.plural), "singularName": .string(k.info.singular),
-                "namespaced": .bool(k.info.namespaced), "kind": .string(k.info.kind), "verbs": .array(verbs(k)),
+                "name": .string(k.plural), "singularName": .string(k.singular),
+                "namespaced": .bool(k.namespaced), "kind": .string(k.kind), "verbs": .array(verbs(k)),
             ]
-            if !k.info.shortNames.isEmpty { r["shortNames"] = .array(k.info.shortNames.map { .string($0) }) }
-            if !k.info.categories.isEmpty { r["categories"] = .array(k.info.categories.map { .string($0) }) }
-            r["storageVersionHash"] = .string(String(k.info.kind.hashValue & 0xffff_ffff, radix: 36))
+            if !k.shortNames.isEmpty { r["shortNames"] = .array(k.shortNames.map { .string($0) }) }
+            if !k.categories.isEmpty { r["categories"] = .array(k.categories.map { .string($0) }) }
+            r["storageVersionHash"] = .string(String(k.kind.hashValue & 0xffff_ffff, radix: 36))
             resources.append(.object(r))
-            for sub in k.info.subresources {
+            for sub in k.subresources {
                 let sk = subresourceKind(k, sub)
                 var s: [String: JSONValue] = [
-                    "name": .string("\(k.info.plural)/\(sub)"), "singularName": "", "namespaced": .bool(k.info.namespaced),
+                    "name": .string("\(k.plural)/\(sub)"), "singularName": "", "namespaced": .bool(k.namespaced),
                     "kind": .string(sk.kind), "verbs": .array(subresourceVerbs(sub)),
                 ]
                 if !sk.group.isEmpty || sk.version != version || sk.group != group {
@@ -91,17 +91,17 @@ struct DiscoveryDocuments: Sendable {
             var versions: [JSONValue] = []
             for v in g.versions {
                 var resources: [JSONValue] = []
-                for k in registry.kinds where k.info.group == g.name && k.info.version == v {
+                for k in registry.servedInfos where k.group == g.name && k.version == v {
                     var r: [String: JSONValue] = [
-                        "resource": .string(k.info.plural),
-                        "responseKind": ["group": .string(k.info.group), "version": .string(v), "kind": .string(k.info.kind)],
-                        "scope": .string(k.info.namespaced ? "Namespaced" : "Cluster"),
-                        "singularResource": .string(k.info.singular), "verbs": .array(verbs(k)),
+                        "resource": .string(k.plural),
+                        "responseKind": ["group": .string(k.group), "version": .string(v), "kind": .string(k.kind)],
+                        "scope": .string(k.namespaced ? "Namespaced" : "Cluster"),
+                        "singularResource": .string(k.singular), "verbs": .array(verbs(k)),
                     ]
-                    if !k.info.shortNames.isEmpty { r["shortNames"] = .array(k.info.shortNames.map { .string($0) }) }
-                    if !k.info.categories.isEmpty { r["categories"] = .array(k.info.categories.map { .string($0) }) }
-                    if !k.info.subresources.isEmpty {
-                        r["subresources"] = .array(k.info.subresources.map { sub in
+                    if !k.shortNames.isEmpty { r["shortNames"] = .array(k.shortNames.map { .string($0) }) }
+                    if !k.categories.isEmpty { r["categories"] = .array(k.categories.map { .string($0) }) }
+                    if !k.subresources.isEmpty {
+                        r["subresources"] = .array(k.subresources.map { sub in
                             let sk = subresourceKind(k, sub)
                             return .object(["subresource": .string(sub),
                                             "responseKind": ["group": .string(sk.group), "version": .string(sk.version), "kind": .string(sk.kind)],

@@ -155,11 +155,17 @@ struct KindAdapter<T: APIObject>: ServedKind {
 
 /// Every served kind, indexed the ways requests look them up.
 struct KindRegistry: Sendable {
+    /// The stored kinds, one per resource, each at its storage version.
     let kinds: [any ServedKind]
+    /// Every resource at every version served: the kinds' storage versions, then the further versions
+    /// converted to them. Discovery and the OpenAPI documents list these.
+    let servedInfos: [ResourceInfo]
     private let byPath: [String: any ServedKind]   // "group/version/plural"
     private let byGVK: [String: any ServedKind]    // "group/version/Kind"
+    /// Further versions by "group/version/plural": the stored kind and the conversion to it.
+    private let conversions: [String: (kind: any ServedKind, conversion: any VersionConversion)]
 
-    init(_ types: [any APIObject.Type]) {
+    init(_ types: [any APIObject.Type], servedVersions: [any ServedVersion.Type] = BuiltinKinds.servedVersions) {
         var list: [any ServedKind] = []
         for t in types { list.append(Self.adapter(t)) }
         kinds = list
@@ -171,26 +177,54 @@ struct KindRegistry: Sendable {
         }
         byPath = p
         byGVK = g
+        var infos = list.map(\.info)
+        var c: [String: (kind: any ServedKind, conversion: any VersionConversion)] = [:]
+        for v in servedVersions {
+            let (storage, conversion) = Self.conversion(v)
+            // a version is served only with its storage kind, and never instead of a stored version
+            guard let kind = g["\(storage.group)/\(storage.version)/\(storage.kind)"] else { continue }
+            let key = "\(conversion.info.group)/\(conversion.info.version)/\(conversion.info.plural)"
+            guard p[key] == nil, c[key] == nil else { continue }
+            c[key] = (kind, conversion)
+            infos.append(conversion.info)
+        }
+        conversions = c
+        servedInfos = infos
     }
 
     private static func adapter<T: APIObject>(_ t: T.Type) -> any ServedKind { KindAdapter<T>() }
 
+    private static func conversion<V: ServedVersion>(_ v: V.Type) -> (ResourceInfo, any VersionConversion) {
+        (V.Storage.resourceInfo, ConversionAdapter<V>())
+    }
+
+    /// The stored kind of a resource at its storage version.
     func lookup(group: String, version: String, plural: String) -> (any ServedKind)? {
         byPath["\(group)/\(version)/\(plural)"]
+    }
+
+    /// The stored kind of a resource at any version served, with the conversion when the version is not
+    /// the storage version.
+    func resolve(group: String, version: String, plural: String) -> (kind: any ServedKind, conversion: (any VersionConversion)?)? {
+        let key = "\(group)/\(version)/\(plural)"
+        if let k = byPath[key] { return (k, nil) }
+        if let c = conversions[key] { return (c.kind, c.conversion) }
+        return nil
     }
 
     func lookup(group: String, version: String, kind: String) -> (any ServedKind)? {
         byGVK["\(group)/\(version)/\(kind)"]
     }
 
-    /// Group -> versions served, in registration order, for discovery.
+    /// Group -> versions served, in registration order (the storage version of a group's first kind
+    /// first: the preferred version), for discovery.
     var groups: [(name: String, versions: [String])] {
         var order: [String] = []
         var versions: [String: [String]] = [:]
-        for k in kinds {
-            if versions[k.info.group] == nil { order.append(k.info.group) }
-            if !(versions[k.info.group]?.contains(k.info.version) ?? false) {
-                versions[k.info.group, default: []].append(k.info.version)
+        for info in servedInfos {
+            if versions[info.group] == nil { order.append(info.group) }
+            if !(versions[info.group]?.contains(info.version) ?? false) {
+                versions[info.group, default: []].append(info.version)
             }
         }
         return order.map { ($0, versions[$0]!) }

@@ -39,11 +39,11 @@ struct OpenAPIDocuments: Sendable {
         else { return nil }
         var paths: [String: JSONValue] = [:]
         var schemas: [String: JSONValue] = [:]
-        for k in registry.kinds where k.info.group == g.name && k.info.version == v {
-            let gvk: JSONValue = ["group": .string(k.info.group), "version": .string(v), "kind": .string(k.info.kind)]
-            let schemaName = "io.k8s.api.\(g.name.isEmpty ? "core" : g.name.split(separator: ".").first.map(String.init) ?? g.name).\(v).\(k.info.kind)"
+        for k in registry.servedInfos where k.group == g.name && k.version == v {
+            let gvk: JSONValue = ["group": .string(k.group), "version": .string(v), "kind": .string(k.kind)]
+            let schemaName = "io.k8s.api.\(g.name.isEmpty ? "core" : g.name.split(separator: ".").first.map(String.init) ?? g.name).\(v).\(k.kind)"
             schemas[schemaName] = [
-                "type": "object", "description": .string("\(k.info.kind) (served by herd)"),
+                "type": "object", "description": .string("\(k.kind) (served by herd)"),
                 "x-kubernetes-group-version-kind": [gvk],
                 "properties": ["apiVersion": ["type": "string"], "kind": ["type": "string"], "metadata": ["type": "object"]],
             ]
@@ -52,7 +52,7 @@ struct OpenAPIDocuments: Sendable {
             let resp: JSONValue = ["200": ["description": "OK", "content": ["application/json": ["schema": ref]]]]
             func op(_ action: String, _ id: String, body b: JSONValue? = nil) -> JSONValue {
                 var o: [String: JSONValue] = [
-                    "operationId": .string(id + k.info.kind), "x-kubernetes-action": .string(action),
+                    "operationId": .string(id + k.kind), "x-kubernetes-action": .string(action),
                     "x-kubernetes-group-version-kind": gvk, "responses": resp, "parameters": .array(queryParams),
                 ]
                 if let b { o["requestBody"] = b }
@@ -66,16 +66,16 @@ struct OpenAPIDocuments: Sendable {
                 "application/merge-patch+json": ["schema": ["type": "object"]],
                 "application/apply-patch+yaml": ["schema": ["type": "object"]],
             ], "required": true]
-            let base = "/" + path + (k.info.namespaced ? "/namespaces/{namespace}/" : "/") + k.info.plural
+            let base = "/" + path + (k.namespaced ? "/namespaces/{namespace}/" : "/") + k.plural
             var params: [JSONValue] = [["name": "name", "in": "path", "required": true, "schema": ["type": "string"]]]
-            if k.info.namespaced { params.append(["name": "namespace", "in": "path", "required": true, "schema": ["type": "string"]]) }
+            if k.namespaced { params.append(["name": "namespace", "in": "path", "required": true, "schema": ["type": "string"]]) }
             paths[base] = ["post": op("post", "create", body: body), "get": op("list", "list")]
             paths[base + "/{name}"] = [
                 "get": op("get", "read"), "put": op("put", "replace", body: body),
                 "patch": op("patch", "patch", body: patchBody), "delete": op("delete", "delete"),
                 "parameters": .array(params),
             ]
-            for sub in k.info.subresources where sub == "status" || sub == "scale" {
+            for sub in k.subresources where sub == "status" || sub == "scale" {
                 paths[base + "/{name}/" + sub] = [
                     "get": op("get", "read" + sub.capitalized), "put": op("put", "replace" + sub.capitalized, body: body),
                     "patch": op("patch", "patch" + sub.capitalized, body: patchBody), "parameters": .array(params),

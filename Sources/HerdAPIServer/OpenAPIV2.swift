@@ -55,9 +55,9 @@ struct OpenAPIV2Document: Sendable {
         return item
     }
 
-    private func patchOperation(_ k: any ServedKind) -> Message {
+    private func patchOperation(_ k: ResourceInfo) -> Message {
         var op = Message()
-        op.string(5, "patch\(k.info.group.split(separator: ".").first.map { String($0).capitalizedFirst } ?? "Core")\(k.info.version.capitalizedFirst)\(k.info.namespaced ? "Namespaced" : "")\(k.info.kind)")
+        op.string(5, "patch\(k.group.split(separator: ".").first.map { String($0).capitalizedFirst } ?? "Core")\(k.version.capitalizedFirst)\(k.namespaced ? "Namespaced" : "")\(k.kind)")
         for ct in ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"] {
             op.string(7, ct)
         }
@@ -75,7 +75,7 @@ struct OpenAPIV2Document: Sendable {
         responses.message(1, named)
         op.message(9, responses)
         var anyValue = Message()   // Any.yaml
-        anyValue.string(2, "group: \"\(k.info.group)\"\nkind: \(k.info.kind)\nversion: \(k.info.version)\n")
+        anyValue.string(2, "group: \"\(k.group)\"\nkind: \(k.kind)\nversion: \(k.version)\n")
         var ext = Message()        // NamedAny
         ext.string(1, "x-kubernetes-group-version-kind")
         ext.message(2, anyValue)
@@ -98,9 +98,9 @@ struct OpenAPIV2Document: Sendable {
         info.string(2, "v1.32.0")
         doc.message(2, info)
         var paths = Message()
-        for k in registry.kinds {
-            let gv = k.info.group.isEmpty ? "/api/\(k.info.version)" : "/apis/\(k.info.group)/\(k.info.version)"
-            let path = gv + (k.info.namespaced ? "/namespaces/{namespace}/" : "/") + k.info.plural + "/{name}"
+        for k in registry.servedInfos {
+            let gv = k.group.isEmpty ? "/api/\(k.version)" : "/apis/\(k.group)/\(k.version)"
+            let path = gv + (k.namespaced ? "/namespaces/{namespace}/" : "/") + k.plural + "/{name}"
             var item = Message()   // PathItem.patch
             item.message(8, patchOperation(k))
             var named = Message()  // NamedPathItem

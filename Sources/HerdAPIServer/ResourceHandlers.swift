@@ -497,7 +497,7 @@ struct ResourceHandlers: Sendable {
         }()
         return try await guaranteedUpdate(r, options: options, precondition: precondition, warnings: warnings) { old in
             var base = old
-            if r.subresource == "scale" { base = r.kind.scale(of: old) ?? old }
+            if r.subresource == "scale" { base = r.kind.scale(of: old) ?? old } else { base = r.served(old) }
             var patched: JSONValue
             switch type {
             case "application/json-patch+json": patched = try Patching.jsonPatch(patch, to: base)
@@ -507,6 +507,8 @@ struct ResourceHandlers: Sendable {
             if r.subresource == "scale" {
                 return try applyScale(patched, to: old, kind: r.kind)
             }
+            // a patch at a further version applies to that version's representation
+            patched = try r.storageBody(patched, handlers: self, options: options).object
             // a patch may carry a resourceVersion precondition; the loop checked it, the write decides anew
             patched.setMeta("resourceVersion", nil)
             return patched
@@ -523,7 +525,7 @@ struct ResourceHandlers: Sendable {
 
     /// Server-side apply: create when missing, otherwise merge the applied configuration by field ownership.
     func apply(_ r: ResourcePath, patch: JSONValue, options: WriteOptions, warnings: [String]) async throws -> HandlerResult {
-        let applied = try checkTypeInfo(patch, kind: r.kind)
+        let applied = try checkTypeInfo(r.storageBody(patch, handlers: self, options: options).object, kind: r.kind)
         if let n = applied.name, n != r.name {
             throw APIError.badRequest("the name of the object (\(n)) does not match the name on the URL (\(r.name ?? ""))")
         }

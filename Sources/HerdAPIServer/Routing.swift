@@ -64,6 +64,8 @@ struct ResourcePath {
     let subresource: String?
     /// The legacy `/watch/` path prefix was used.
     let legacyWatch: Bool
+    /// Set when the request addressed a further version of the kind: bodies and responses are converted.
+    var conversion: (any VersionConversion)? = nil
 
     /// Store key of the named object.
     var key: String? {
@@ -137,15 +139,16 @@ enum Router {
         }
         guard !segs.isEmpty else { throw notFound(path) }
         // /namespaces/{ns}/{resource}/... for namespaced kinds; /namespaces/{name}[/sub] is the namespace itself.
-        if segs[0] == "namespaces", segs.count >= 3, let kind = registry.lookup(group: group, version: version, plural: segs[2]),
+        if segs[0] == "namespaces", segs.count >= 3, let (kind, conversion) = registry.resolve(group: group, version: version, plural: segs[2]),
            kind.info.namespaced
         {
             guard segs.count <= 5 else { throw notFound(path) }
             if segs.count == 5, !kind.info.subresources.contains(segs[4]) { throw notFound(path) }
             return .resource(ResourcePath(kind: kind, namespace: segs[1], name: segs.count > 3 ? segs[3] : nil,
-                                          subresource: segs.count > 4 ? segs[4] : nil, legacyWatch: legacyWatch))
+                                          subresource: segs.count > 4 ? segs[4] : nil, legacyWatch: legacyWatch,
+                                          conversion: conversion))
         }
-        guard let kind = registry.lookup(group: group, version: version, plural: segs[0]), segs.count <= 3 else {
+        guard let (kind, conversion) = registry.resolve(group: group, version: version, plural: segs[0]), segs.count <= 3 else {
             throw notFound(path)
         }
         if kind.info.namespaced && segs.count > 1 {
@@ -155,6 +158,6 @@ enum Router {
         let sub = segs.count > 2 ? segs[2] : nil
         if let sub, !kind.info.subresources.contains(sub) { throw notFound(path) }
         return .resource(ResourcePath(kind: kind, namespace: nil, name: segs.count > 1 ? segs[1] : nil,
-                                      subresource: sub, legacyWatch: legacyWatch))
+                                      subresource: sub, legacyWatch: legacyWatch, conversion: conversion))
     }
 }
