@@ -343,7 +343,8 @@ struct HerdResponder: HTTPResponder {
             return listResponse(r, items: items, meta: meta, query: query, format: format)
         case (.get, _?, nil) where isWatch:
             // legacy /watch/.../name: a watch of one object
-            let named = ResourcePath(kind: r.kind, namespace: r.namespace, name: nil, subresource: nil, legacyWatch: true)
+            let named = ResourcePath(kind: r.kind, namespace: r.namespace, name: nil, subresource: nil, legacyWatch: true,
+                                     conversion: r.conversion)
             let q = Query("fieldSelector=metadata.name%3D\(r.name!)" + (request.uri.query.map { "&" + $0 } ?? ""))
             return try await watch(named, query: q, format: format)
         case (.get, _?, nil), (.get, _?, "status"):

@@ -106,6 +106,8 @@ import Testing
             let rv = try #require(try await c.get(Self.v1Path).string("metadata.resourceVersion"))
             var w = c.watch(Self.v1Path, query: [("resourceVersion", rv)])
             var w2 = c.watch(Self.v2Path, query: [("resourceVersion", rv)])
+            // the legacy /watch/ path of one object
+            var w3 = c.watch("/apis/autoscaling/v1/watch/namespaces/default/horizontalpodautoscalers/a", query: [("resourceVersion", rv)])
             try await c.create(Self.v1Path, Self.v1HPA("a"))
             try await c.create(Self.v2Path, Self.v2HPA("b"))
             try await c.delete(Self.v1Path + "/a")
@@ -119,6 +121,9 @@ import Testing
             let events2 = try await w2.next(3)
             #expect(events2.allSatisfy { $0.object.string("apiVersion") == "autoscaling/v2" })
             #expect(events2.first?.object.at("spec.metrics") != nil)
+            let events3 = try await w3.next(2)
+            #expect(events3.map(\.type) == ["ADDED", "DELETED"])
+            #expect(events3.allSatisfy { $0.object.string("apiVersion") == "autoscaling/v1" && $0.object.string("metadata.name") == "a" })
 
             try await c.create(Self.v1Path, Self.v1HPA("c", cpu: 70))
             let list = try await c.get(Self.v1Path)
