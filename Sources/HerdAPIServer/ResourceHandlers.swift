@@ -369,7 +369,8 @@ struct ResourceHandlers: Sendable {
                 for f in statusFields { merged[f] = new[f] }
                 merged.setMeta("managedFields", new.metadata["managedFields"] ?? old.metadata["managedFields"])
                 new = merged
-            } else if !statusFields.isEmpty {
+            } else if !statusFields.isEmpty && subresource != "binding" {
+                // (a binding sets the PodScheduled condition with spec.nodeName, in the same write)
                 for f in statusFields { new[f] = old[f] }
             }
             KindStrategy.prepareForUpdate(&new, old: old, kind: r.kind)
@@ -641,7 +642,10 @@ struct ResourceHandlers: Sendable {
         guard let target = body[path: ["target", "name"]]?.stringValue, !target.isEmpty else {
             throw APIError.invalid(kind: "Binding", name: r.name ?? "", [FieldError.required("target.name")])
         }
+        let annotations = body[path: ["metadata", "annotations"]]?.objectValue ?? [:]
         let podPath = ResourcePath(kind: r.kind, namespace: r.namespace, name: r.name, subresource: nil, legacyWatch: false)
+        // One write, as upstream's setPodHostAndAnnotations: spec.nodeName, the binding's annotations and the
+        // PodScheduled condition together (watchers see one MODIFIED event per binding).
         _ = try await guaranteedUpdate(podPath, options: options, precondition: nil, warnings: [], subresourceOverride: "binding") { old in
             if old.deletionTimestamp != nil {
                 throw APIError.conflict("pods", r.name ?? "", "pod \(r.name ?? "") is being deleted, cannot be assigned to a host")
@@ -653,12 +657,13 @@ struct ResourceHandlers: Sendable {
             var spec = new["spec"]?.objectValue ?? [:]
             spec["nodeName"] = .string(target)
             new["spec"] = .object(spec)
-            return new
-        }
-        // the PodScheduled condition lives in status: set it through the status path
-        _ = try await guaranteedUpdate(ResourcePath(kind: r.kind, namespace: r.namespace, name: r.name, subresource: "status", legacyWatch: false),
-                                       options: options, precondition: nil, warnings: []) { old in
-            var new = old
+            if !annotations.isEmpty {
+                var meta = new.metadata
+                var current = meta["annotations"]?.objectValue ?? [:]
+                for (k, v) in annotations { current[k] = v }
+                meta["annotations"] = .object(current)
+                new.metadata = meta
+            }
             var status = new["status"]?.objectValue ?? [:]
             var conds = status["conditions"]?.arrayValue ?? []
             conds.removeAll { $0["type"]?.stringValue == "PodScheduled" }

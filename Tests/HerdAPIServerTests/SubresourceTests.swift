@@ -79,15 +79,23 @@ import Testing
     @Test func podBinding() async throws {
         try await TestCluster.with { c in
             try await c.create(podPath, pod("p1"))
+            let before = try await c.get(podPath + "/p1")
             let binding: JSONValue = [
-                "apiVersion": "v1", "kind": "Binding", "metadata": ["name": "p1"],
+                "apiVersion": "v1", "kind": "Binding", "metadata": ["name": "p1", "annotations": ["scheduler.example/by": "test"]],
                 "target": ["apiVersion": "v1", "kind": "Node", "name": "node-a"],
             ]
-            // upstream: 201, spec.nodeName set, PodScheduled=True; a second binding is 409
+            // upstream: 201, spec.nodeName set, PodScheduled=True and the binding's annotations in one write;
+            // a second binding is 409
             let res = try await c.client.send(.POST, podPath + "/p1/binding", body: binding.serialized())
             #expect(res.status == 201)
             let p = try await c.get(podPath + "/p1")
             #expect(p.string("spec.nodeName") == "node-a")
+            #expect(p.at("metadata.annotations")?["scheduler.example/by"]?.stringValue == "test")
+            let events = try await c.client.send(.GET, podPath, query: [
+                ("watch", "true"), ("resourceVersion", before.string("metadata.resourceVersion") ?? "0"), ("timeoutSeconds", "1"),
+            ])
+            let modified = String(decoding: events.body, as: UTF8.self).split(separator: "\n").filter { $0.contains("\"MODIFIED\"") }
+            #expect(modified.count == 1, "one write per binding: \(modified)")
             let conditions = p.at("status.conditions")?.arrayValue ?? []
             let scheduled = try #require(conditions.first { $0.string("type") == "PodScheduled" })
             #expect(scheduled.string("status") == "True")
