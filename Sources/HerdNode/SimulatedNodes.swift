@@ -224,8 +224,8 @@ public final class SimulatedNodes: ServiceLifecycle.Service, Sendable {
         let batchCount = max(1, min(all.count, 20))
         let batches = (0..<batchCount).map { b in stride(from: b, to: all.count, by: batchCount).map { all[$0] } }
         let clock = ContinuousClock()
-        let inFlight = HeartbeatSlots.InFlight()
-        let slots = HeartbeatSlots(max(1, configuration.heartbeatConcurrency))
+        let inFlight = HeartbeatsInFlight()
+        let slots = AsyncLimiter(max(1, configuration.heartbeatConcurrency))
         var roundStart = clock.now
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
@@ -335,42 +335,12 @@ public final class SimulatedNodes: ServiceLifecycle.Service, Sendable {
     }
 }
 
-/// A counting semaphore for the heartbeat requests.
-final class HeartbeatSlots: Sendable {
-    private struct State {
-        var available: Int
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-    private let state: Mutex<State>
-
-    init(_ n: Int) { state = Mutex(State(available: n)) }
-
-    /// The nodes whose last beat has not finished.
-    final class InFlight: Sendable {
-        private let names = Mutex(Set<String>())
-        /// False when `name` already has one in flight.
-        func begin(_ name: String) -> Bool { names.withLock { $0.insert(name).inserted } }
-        func end(_ name: String) { names.withLock { _ = $0.remove(name) } }
-    }
-
-    func acquire() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.available > 0 { s.available -= 1; return true }
-                s.waiters.append(c)
-                return false
-            }
-            if now { c.resume() }
-        }
-    }
-
-    func release() {
-        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if s.waiters.isEmpty { s.available += 1; return nil }
-            return s.waiters.removeFirst()
-        }
-        next?.resume()
-    }
+/// The nodes whose last heartbeat has not finished.
+final class HeartbeatsInFlight: Sendable {
+    private let names = Mutex(Set<String>())
+    /// False when `name` already has one in flight.
+    func begin(_ name: String) -> Bool { names.withLock { $0.insert(name).inserted } }
+    func end(_ name: String) { names.withLock { _ = $0.remove(name) } }
 }
 
 enum SimulatedNodeError: Error, CustomStringConvertible {
