@@ -282,22 +282,7 @@ struct ResourceHandlers: Sendable {
 
     /// kind/apiVersion in a body must name this kind if present; they are filled in when absent.
     func checkTypeInfo(_ body: JSONValue, kind: any ServedKind) throws -> JSONValue {
-        guard var o = body.objectValue else {
-            throw APIError.badRequest("the body of the request must be a JSON or YAML object")
-        }
-        if let k = o["kind"], !(k.stringValue ?? "").isEmpty, k.stringValue != kind.info.kind {
-            throw APIError.badRequest("the kind in the data (\(k.stringValue ?? "")) does not match the expected kind (\(kind.info.kind))")
-        }
-        if let v = o["apiVersion"], !(v.stringValue ?? "").isEmpty, v.stringValue != kind.info.apiVersion {
-            throw APIError.badRequest("the API version in the data (\(v.stringValue ?? "")) does not match the expected API version (\(kind.info.apiVersion))")
-        }
-        o["kind"] = .string(kind.info.kind)
-        o["apiVersion"] = .string(kind.info.apiVersion)
-        if o["metadata"] == nil || o["metadata"]?.isNull == true { o["metadata"] = .object([:]) }
-        guard o["metadata"]?.isObject == true else {
-            throw APIError.badRequest("metadata must be an object")
-        }
-        return .object(o)
+        try HerdAPIServer.checkTypeInfo(body, info: kind.info)
     }
 
     /// fieldValidation: Strict fails on unknown or duplicate fields, Warn returns them as warnings.
@@ -675,4 +660,25 @@ struct ResourceHandlers: Sendable {
         }
         return HandlerResult(code: 201, body: statusJSON(Status(status: "Success", code: 201)))
     }
+}
+
+/// kind/apiVersion in a body must name `info`'s kind and version if present; they are filled in when absent,
+/// and metadata must be an object.
+func checkTypeInfo(_ body: JSONValue, info: ResourceInfo) throws -> JSONValue {
+    guard var o = body.objectValue else {
+        throw APIError.badRequest("the body of the request must be a JSON or YAML object")
+    }
+    if let k = o["kind"], !(k.stringValue ?? "").isEmpty, k.stringValue != info.kind {
+        throw APIError.badRequest("the kind in the data (\(k.stringValue ?? "")) does not match the expected kind (\(info.kind))")
+    }
+    if let v = o["apiVersion"], !(v.stringValue ?? "").isEmpty, v.stringValue != info.apiVersion {
+        throw APIError.badRequest("the API version in the data (\(v.stringValue ?? "")) does not match the expected API version (\(info.apiVersion))")
+    }
+    o["kind"] = .string(info.kind)
+    o["apiVersion"] = .string(info.apiVersion)
+    if o["metadata"] == nil || o["metadata"]?.isNull == true { o["metadata"] = .object([:]) }
+    guard o["metadata"]?.isObject == true else {
+        throw APIError.badRequest("metadata must be an object")
+    }
+    return .object(o)
 }

@@ -29,25 +29,11 @@ struct ConversionAdapter<V: ServedVersion>: VersionConversion {
 
     func storage(_ body: JSONValue) throws -> (object: JSONValue, unknownFields: [String]) {
         // the type information must name this version (the storage kind's handlers check theirs)
-        guard var o = body.objectValue else {
-            throw APIError.badRequest("the body of the request must be a JSON or YAML object")
-        }
-        if let k = o["kind"], !(k.stringValue ?? "").isEmpty, k.stringValue != info.kind {
-            throw APIError.badRequest("the kind in the data (\(k.stringValue ?? "")) does not match the expected kind (\(info.kind))")
-        }
-        if let v = o["apiVersion"], !(v.stringValue ?? "").isEmpty, v.stringValue != info.apiVersion {
-            throw APIError.badRequest("the API version in the data (\(v.stringValue ?? "")) does not match the expected API version (\(info.apiVersion))")
-        }
-        o["kind"] = .string(info.kind)
-        o["apiVersion"] = .string(info.apiVersion)
-        if o["metadata"] == nil || o["metadata"]?.isNull == true { o["metadata"] = .object([:]) }
-        guard o["metadata"]?.isObject == true else {
-            throw APIError.badRequest("metadata must be an object")
-        }
+        let o = try checkTypeInfo(body, info: info)
         let typed: V
         let unknown: [String]
         do {
-            (typed, unknown) = try JSONValueDecoder.decode(V.self, from: .object(o))
+            (typed, unknown) = try JSONValueDecoder.decode(V.self, from: o)
         } catch {
             throw APIError.badRequest("\(info.kind) in version \"\(info.version)\" cannot be handled as a \(info.kind): \(error)")
         }
