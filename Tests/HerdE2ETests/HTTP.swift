@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -33,6 +34,30 @@ enum HTTP {
         var headers: [String: String] = [:]
         for (k, v) in h.allHeaderFields { headers["\(k)".lowercased()] = "\(v)" }
         return HTTPReply(status: h.statusCode, body: data, headers: headers)
+    }
+
+    /// `send` for code on threads of its own (not the cooperative pool): waits for the reply.
+    static func sendBlocking(_ method: String, _ url: String, body: Data? = nil, contentType: String? = nil) throws -> HTTPReply {
+        guard let u = URL(string: url) else { throw HarnessError("bad url \(url)") }
+        var req = URLRequest(url: u)
+        req.httpMethod = method
+        req.httpBody = body
+        if let contentType { req.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<HTTPReply, any Error>?>(nil)
+        let task = session.dataTask(with: req) { data, resp, error in
+            if let h = resp as? HTTPURLResponse, error == nil {
+                var headers: [String: String] = [:]
+                for (k, v) in h.allHeaderFields { headers["\(k)".lowercased()] = "\(v)" }
+                result.withLock { $0 = .success(HTTPReply(status: h.statusCode, body: data ?? Data(), headers: headers)) }
+            } else {
+                result.withLock { $0 = .failure(error ?? HarnessError("no HTTP response from \(url)")) }
+            }
+            done.signal()
+        }
+        task.resume()
+        done.wait()
+        return try result.withLock { $0! }.get()
     }
 
     static func json(_ s: String) -> Data { Data(s.utf8) }
