@@ -105,38 +105,6 @@ TRAFFIC_METRIC = ("{type: Object, object: {metric: {name: connections_per_second
                   "describedObject: {apiVersion: v1, kind: Service, name: web}, target: {type: AverageValue, averageValue: '%s'}}}")
 CPU_METRIC = "{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: %d}}}"
 
-# Runs inside a node's network namespace: `threads` threads, each sending at most `rate` GETs per second for
-# `seconds`, each a new connection with a `timeout`. Prints one JSON document: [start, end, ok] per request.
-LOAD = r"""
-import json, sys, threading, time, urllib.request
-url, seconds, threads, rate, timeout = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-results, lock = [], threading.Lock()
-end = time.time() + seconds
-def worker():
-    mine = []
-    nxt = time.time()
-    while True:
-        now = time.time()
-        if now >= end:
-            break
-        if now < nxt:
-            time.sleep(nxt - now)
-        nxt = max(nxt + 1.0 / rate, time.time())
-        t0 = time.time()
-        try:
-            urllib.request.urlopen(url, timeout=timeout).read()
-            mine.append((t0, time.time(), True))
-        except Exception as e:
-            mine.append((t0, time.time(), type(e).__name__))
-    with lock:
-        results.extend(mine)
-ts = [threading.Thread(target=worker) for _ in range(threads)]
-for t in ts: t.start()
-for t in ts: t.join()
-print(json.dumps(results))
-"""
-
-
 def server_url(c):
     with open(os.path.join(c.dir, "kubeconfig.yaml")) as f:
         for line in f:
@@ -220,7 +188,7 @@ def run_once(a, scenario):
         wait("the HPA computing from its metric", active, 120)
         poller = Poller(c)
         poller.start()
-        load = subprocess.Popen(["ip", "netns", "exec", client["netns"], "python3", "-c", LOAD, url, str(a.load_seconds),
+        load = subprocess.Popen(["ip", "netns", "exec", client["netns"], "python3", "-c", lib.NETNS_LOAD, url, str(a.load_seconds),
                                  str(a.threads), str(rate / a.threads), str(timeout)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
@@ -262,8 +230,8 @@ def run_once(a, scenario):
             s = samples[-1]
             timeline.append((s[0] - start, s[1], s[2], s[3], s[4]))
         return {
-            "requests": len(results), "failed": sum(1 for r in results if r[2] is not True),
-            "kinds": sorted({r[2] for r in results if r[2] is not True}),
+            "requests": len(results), "failed": sum(1 for r in results if r[2].startswith("ERR-")),
+            "kinds": sorted({r[2] for r in results if r[2].startswith("ERR-")}),
             "up_spec": first(samples, start, lambda s: s[1] >= 3),
             "up_ready": first(samples, start, lambda s: s[2] >= 3),
             "max": max((s[1] for s in during + [x for x in samples if x[0] > stop]), default=0),

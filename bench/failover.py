@@ -64,38 +64,6 @@ spec:
   ports: [{name: http, port: 80, targetPort: http}]
 """
 
-# Runs inside a node's network namespace: `threads` threads, each sending at most `rate` GETs per second for
-# `seconds`, each with a 1 s timeout. Prints one JSON document: every request's start, end and outcome.
-LOAD = r"""
-import json, sys, threading, time, urllib.request
-url, seconds, threads, rate = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-results, lock = [], threading.Lock()
-end = time.time() + seconds
-def worker():
-    mine = []
-    nxt = time.time()
-    while True:
-        now = time.time()
-        if now >= end:
-            break
-        if now < nxt:
-            time.sleep(nxt - now)
-        nxt = max(nxt + 1.0 / rate, time.time())
-        t0 = time.time()
-        try:
-            body = urllib.request.urlopen(url, timeout=1).read().decode().strip()
-            mine.append((t0, time.time(), body))
-        except Exception as e:
-            mine.append((t0, time.time(), "ERR-" + type(e).__name__))
-    with lock:
-        results.extend(mine)
-ts = [threading.Thread(target=worker) for _ in range(threads)]
-for t in ts: t.start()
-for t in ts: t.join()
-print(json.dumps(results))
-"""
-
-
 def sh(args, input=None, timeout=120, check=True):
     r = subprocess.run(args, input=input, capture_output=True, text=True, timeout=timeout)
     if check and r.returncode != 0:
@@ -225,8 +193,8 @@ def run_once(a):
              f"import urllib.request; urllib.request.urlopen('{url}', timeout=1)"], check=False).returncode == 0, 60)
 
         before = {p["metadata"]["name"] for p in c.get(["pods", "-l", "app=web"])["items"]}
-        load = subprocess.Popen(["ip", "netns", "exec", client["netns"], "python3", "-c", LOAD, url, str(a.seconds),
-                                 str(a.threads), str(a.rate)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        load = subprocess.Popen(["ip", "netns", "exec", client["netns"], "python3", "-c", lib.NETNS_LOAD, url, str(a.seconds),
+                                 str(a.threads), str(a.rate), "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             start = time.time()
             time.sleep(a.kill_at)

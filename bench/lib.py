@@ -422,3 +422,37 @@ def banner(title, argv):
     print(f"herd binary: {HERD_BIN}")
     print("command: " + " ".join(argv))
     print()
+
+
+# Runs inside a node's network namespace (`python3 -c NETNS_LOAD url seconds threads rate timeout`): `threads`
+# threads, each sending at most `rate` GETs per second for `seconds`, each a new connection with `timeout`.
+# Prints one JSON document: [start, end, outcome] per request, the outcome being the response body or
+# "ERR-<exception name>".
+NETNS_LOAD = r"""
+import json, sys, threading, time, urllib.request
+url, seconds, threads, rate, timeout = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+results, lock = [], threading.Lock()
+end = time.time() + seconds
+def worker():
+    mine = []
+    nxt = time.time()
+    while True:
+        now = time.time()
+        if now >= end:
+            break
+        if now < nxt:
+            time.sleep(nxt - now)
+        nxt = max(nxt + 1.0 / rate, time.time())
+        t0 = time.time()
+        try:
+            body = urllib.request.urlopen(url, timeout=timeout).read().decode(errors="replace").strip()
+            mine.append((t0, time.time(), body))
+        except Exception as e:
+            mine.append((t0, time.time(), "ERR-" + type(e).__name__))
+    with lock:
+        results.extend(mine)
+ts = [threading.Thread(target=worker) for _ in range(threads)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(json.dumps(results))
+"""
