@@ -17,16 +17,20 @@ public struct ServiceProxyConfiguration: Sendable {
     /// How often the whole table is rewritten even without a failure, to repair drift (kube-proxy's full
     /// resync); the syncs in between are partial.
     public var fullSyncInterval: Duration
+    /// Where the conntrack entries a removed endpoint leaves are deleted (see `StaleEndpointConntrack`): the
+    /// process's own network namespace by default, nil: never.
+    public var conntrack: ConntrackTable?
 
     public init(nodeName: String, table: String = "herd-proxy", stateDirectory: String,
                 coalesceInterval: Duration = .milliseconds(50), nftPath: String = "/usr/sbin/nft",
-                fullSyncInterval: Duration = .seconds(60)) {
+                fullSyncInterval: Duration = .seconds(60), conntrack: ConntrackTable? = ConntrackTable()) {
         self.nodeName = nodeName
         self.table = table
         self.stateDirectory = stateDirectory
         self.coalesceInterval = coalesceInterval
         self.nftPath = nftPath
         self.fullSyncInterval = fullSyncInterval
+        self.conntrack = conntrack
     }
 }
 
@@ -54,7 +58,7 @@ public final class ServiceProxy: ServiceLifecycle.Service, Sendable {
         watch = ServicePortWatch(client: client, nodeName: configuration.nodeName,
                                  coalesceInterval: configuration.coalesceInterval, logger: logger)
         table = NFTProxyTable(table: configuration.table, nftPath: configuration.nftPath,
-                              file: configuration.stateDirectory + "/proxy.nft", logger: logger)
+                              file: configuration.stateDirectory + "/proxy.nft", conntrack: configuration.conntrack, logger: logger)
     }
 
     /// How many syncs have been applied (tests wait on it).
@@ -104,12 +108,16 @@ public final class ServiceProxy: ServiceLifecycle.Service, Sendable {
 /// (nft refused or the table drifted: the state is unknown) and when a full resync was requested. A full
 /// sync reads the named counters first and declares them again with those values, so counts survive it (but
 /// for connections counted between the read and the replacement); a partial sync never reads them.
-/// Syncs must not overlap (the proxy's watch runs one at a time).
+/// After a sync that took endpoints away, the conntrack entries they leave stale are deleted (a client
+/// reusing a source port would otherwise follow an unanswered attempt's DNAT to the gone endpoint for up to
+/// 120 s, see `StaleEndpointConntrack`). Syncs must not overlap (the proxy's watch runs one at a time).
 final class NFTProxyTable: Sendable {
     let table: String
     let nftPath: String
     /// Where a transaction is written before `nft -f` reads it.
     let file: String
+    /// Where stale entries of removed endpoints are deleted; nil: never.
+    let conntrack: ConntrackTable?
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -122,18 +130,23 @@ final class NFTProxyTable: Sendable {
         var syncs = 0
         var fullSyncs = 0
         var failures = 0
+        /// Conntrack entries deleted after syncs that removed endpoints.
+        var conntrackDeleted = 0
     }
 
-    init(table: String, nftPath: String = "/usr/sbin/nft", file: String, logger: Logger = Logger(label: "herd.proxy")) {
+    init(table: String, nftPath: String = "/usr/sbin/nft", file: String, conntrack: ConntrackTable? = nil,
+         logger: Logger = Logger(label: "herd.proxy")) {
         self.table = table
         self.nftPath = nftPath
         self.file = file
+        self.conntrack = conntrack
         self.logger = logger
     }
 
     var syncCount: Int { state.withLock { $0.syncs } }
     var fullSyncCount: Int { state.withLock { $0.fullSyncs } }
     var failureCount: Int { state.withLock { $0.failures } }
+    var conntrackDeletedCount: Int { state.withLock { $0.conntrackDeleted } }
     /// Whether the next sync rewrites the whole table.
     var nextSyncIsFull: Bool { state.withLock { $0.programmed == nil || $0.fullRequested } }
 
@@ -145,10 +158,10 @@ final class NFTProxyTable: Sendable {
     @discardableResult
     func sync(_ ports: [ProxiedServicePort]) async -> Bool {
         let desired = ProxyRules.renderPorts(ports)
-        let (previous, full) = state.withLock { s in
+        let (previous, full, previousPorts) = state.withLock { s in
             let full = s.programmed == nil || s.fullRequested
             s.fullRequested = false
-            return (s.programmed, full)
+            return (s.programmed, full, Array(s.ports.values))
         }
         let text: String
         if full || previous == nil {
@@ -177,6 +190,20 @@ final class NFTProxyTable: Sendable {
             if full { s.fullSyncs += 1 }
         }
         logger.debug("service proxy programmed \(ports.count) service ports (\(full ? "full" : "partial") sync)")
+        // after the rules no longer send new connections there: what is left of the removed endpoints'
+        // unanswered attempts (and UDP flows) goes, so a reused tuple is DNATed afresh
+        let stale = ProxyRules.staleConntrack(previous: previousPorts, desired: ports)
+        if let conntrack, !stale.isEmpty {
+            do {
+                let deleted = try await conntrack.delete(matching: stale)
+                state.withLock { $0.conntrackDeleted += deleted }
+                if deleted > 0 {
+                    logger.info("service proxy deleted \(deleted) stale conntrack entries of \(stale.count) removed endpoints")
+                }
+            } catch {
+                logger.warning("service proxy could not delete the conntrack entries of removed endpoints: \(error)")
+            }
+        }
         return true
     }
 
