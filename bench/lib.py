@@ -427,7 +427,7 @@ def banner(title, argv):
 # Runs inside a node's network namespace (`python3 -c NETNS_LOAD url seconds threads rate timeout`): `threads`
 # threads, each sending at most `rate` GETs per second for `seconds`, each a new connection with `timeout`.
 # Prints one JSON document: [start, end, outcome] per request, the outcome being the response body or
-# "ERR-<exception name>".
+# "ERR-<exception name>" (a URLError with its reason's: "ERR-URLError(ConnectionRefusedError)").
 NETNS_LOAD = r"""
 import json, sys, threading, time, urllib.request
 url, seconds, threads, rate, timeout = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
@@ -448,7 +448,9 @@ def worker():
             body = urllib.request.urlopen(url, timeout=timeout).read().decode(errors="replace").strip()
             mine.append((t0, time.time(), body))
         except Exception as e:
-            mine.append((t0, time.time(), "ERR-" + type(e).__name__))
+            # a URLError's reason tells a refused or unreachable connection from a timeout
+            reason = getattr(e, "reason", None)
+            mine.append((t0, time.time(), "ERR-" + type(e).__name__ + (f"({type(reason).__name__})" if isinstance(reason, BaseException) else "")))
     with lock:
         results.extend(mine)
 ts = [threading.Thread(target=worker) for _ in range(threads)]
