@@ -68,7 +68,7 @@ let package = Package(
         ]),
         // The node agent (and its simulated form for scale tests).
         .target(name: "HerdNode", dependencies: [
-            "HerdAPI", "HerdClient",
+            "HerdAPI", "HerdClient", "CHerdShim",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -78,7 +78,7 @@ let package = Package(
         ]),
         // Pod network (IPAM, node bridge, veth), later the service proxy and cluster DNS.
         .target(name: "HerdNetwork", dependencies: [
-            "HerdAPI", "HerdClient",
+            "HerdAPI", "HerdClient", "CHerdShim",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),

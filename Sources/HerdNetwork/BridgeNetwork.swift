@@ -149,22 +149,14 @@ public final class BridgeNetwork: Sendable {
         do {
             // Idempotent: a half-made pair from an earlier attempt goes first (its peer goes with it).
             if if_nametoindex(hostSide) != 0 {
-                _ = try await NetworkCommand.run("/usr/sbin/ip", ["link", "del", "dev", hostSide])
+                try await Netlink.deleteLink(hostSide)
             }
-            // two `ip -batch` runs instead of a process per step: pod start-up time is mostly process starts
-            let mtu = configuration.mtu.map { " mtu \($0)" } ?? ""
-            try await NetworkCommand.batch([
-                "link add name \(hostSide)\(mtu) type veth peer name eth0 netns \(ns)",
-                "link set dev \(hostSide) master \(configuration.bridgeName) up",
-            ])
-            try await NetworkCommand.batch(networkNamespacePath: ns, [
-                "link set dev lo up",
-                "addr replace \(address)/\(subnet.prefixLength) dev eth0",
-                "link set dev eth0 up",
-                "route replace default via \(gatewayAddress) dev eth0",
-            ])
+            // rtnetlink instead of `ip` processes: pod start-up time was mostly process starts
+            try await Netlink.attachPodVeth(networkNamespacePath: ns, hostName: hostSide, peerName: "eth0",
+                                            bridge: configuration.bridgeName, mtu: configuration.mtu, address: address,
+                                            prefixLength: subnet.prefixLength, gateway: gatewayAddress)
         } catch {
-            _ = try? await NetworkCommand.run("/usr/sbin/ip", ["link", "del", "dev", hostSide])
+            _ = try? await Netlink.deleteLink(hostSide)
             release(podUID: podUID)
             throw error
         }
@@ -174,9 +166,11 @@ public final class BridgeNetwork: Sendable {
 
     public func detach(podUID: String, networkNamespacePath: String?) async throws {
         let hostSide = hostInterfaceName(podUID: podUID)
-        let r = try await NetworkCommand.run("/usr/sbin/ip", ["link", "del", "dev", hostSide])
-        if r.status != 0, try await NetworkCommand.run("/usr/sbin/ip", ["link", "show", "dev", hostSide]).status == 0 {
-            throw NetworkError.failed("delete \(hostSide): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+        do {
+            try await Netlink.deleteLink(hostSide)
+        } catch {
+            // gone meanwhile (its namespace was deleted) is fine
+            if if_nametoindex(hostSide) != 0 { throw error }
         }
         release(podUID: podUID)
     }

@@ -219,10 +219,8 @@ public actor LinuxRuntime: ContainerRuntime {
                 let name = configuration.networkNamespacePrefix + String(id.prefix(12))
                 record.networkNamespaceName = name
                 try saveSandbox(record)  // so a failure below still leaves a record that removeSandbox cleans up
-                try await RuntimeSubprocess.check("/usr/sbin/ip", ["netns", "add", name])
-                if network == nil {  // a network plugin brings lo up with the pod's link
-                    try await RuntimeSubprocess.check("/usr/sbin/ip", ["-n", name, "link", "set", "lo", "up"])
-                }
+                // a network plugin brings lo up with the pod's link
+                try await NetlinkNamespaces.add(name, loopbackUp: network == nil)
                 if let network {
                     record.ip = try await network.attach(podUID: config.podUID, namespace: config.namespace, name: config.name,
                                                          networkNamespacePath: record.networkNamespacePath!)
@@ -285,9 +283,12 @@ public actor LinuxRuntime: ContainerRuntime {
                 try await network.detach(podUID: record.config.podUID, networkNamespacePath: path)
             }
             if let name = record.networkNamespaceName, FileManager.default.fileExists(atPath: path) {
-                let r = try await RuntimeSubprocess.run("/usr/sbin/ip", ["netns", "del", name])
-                if r.status != 0 && FileManager.default.fileExists(atPath: path) {
-                    throw RuntimeError.failed("delete network namespace \(name): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+                do {
+                    try await NetlinkNamespaces.delete(name)
+                } catch {
+                    if FileManager.default.fileExists(atPath: path) {
+                        throw RuntimeError.failed("delete network namespace \(name): \(error)")
+                    }
                 }
             }
         }
