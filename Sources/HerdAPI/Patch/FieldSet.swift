@@ -69,7 +69,7 @@ public struct FieldPath: Hashable, Sendable, CustomStringConvertible {
     public var description: String { elements.map(\.description).joined() }
 
     public func hasPrefix(_ p: FieldPath) -> Bool {
-        p.elements.count <= elements.count && Array(elements.prefix(p.elements.count)) == p.elements
+        p.elements.count <= elements.count && elements.starts(with: p.elements)
     }
     func appending(_ e: PathElement) -> FieldPath { FieldPath(elements + [e]) }
 }
@@ -171,18 +171,7 @@ enum FieldWalker {
                 out[path] = value
                 return
             }
-            for (k, v) in o {
-                let child = path.appending(.field(k))
-                let sub = schema.field(k)
-                walk(v, sub, child, &out, includeMaps: includeMaps)
-                if v == .null || v == .object([:]) {
-                    out[child] = v
-                } else if schema.isMapElement(k), out[child] == nil {
-                    out[child] = .some(nil)
-                } else if includeMaps, v.isObject, case .object(_, _?, let strategy) = sub, strategy != .replace {
-                    out[child] = .some(nil)
-                }
-            }
+            for (k, v) in o { walkMember(k, v, schema, path.appending(.field(k)), &out, includeMaps: includeMaps) }
         case .array(let a):
             switch schema.listStrategy.listType {
             case .atomic:
@@ -203,6 +192,21 @@ enum FieldWalker {
             }
         default:
             out[path] = value
+        }
+    }
+
+    /// One member `key` (at `child`) of a struct or map with schema `schema`: its own walk, then the mark
+    /// for the member itself.
+    static func walkMember(_ key: String, _ v: JSONValue, _ schema: PatchSchema, _ child: FieldPath,
+                           _ out: inout [FieldPath: JSONValue?], includeMaps: Bool) {
+        let sub = schema.field(key)
+        walk(v, sub, child, &out, includeMaps: includeMaps)
+        if v == .null || v == .object([:]) {
+            out[child] = v
+        } else if schema.isMapElement(key), out[child] == nil {
+            out[child] = .some(nil)
+        } else if includeMaps, v.isObject, case .object(_, _?, let strategy) = sub, strategy != .replace {
+            out[child] = .some(nil)
         }
     }
 
@@ -328,5 +332,75 @@ enum CreatedFields {
         var out = x
         for (k, v) in y { out[k] = out[k].map { merged($0, v) } ?? v }
         return .object(out)
+    }
+}
+
+/// Edits of a `fieldsV1` tree in place, path by path, for writes that change a few fields of an object whose
+/// managers own many: a node is a member when it is `{}` or holds `"."`; the root is never a member.
+enum FieldsV1Tree {
+    /// Objects all the way down, keyed by `"."` or a path element's prefix (`f:`, `k:`, `v:`, `i:`): what an
+    /// entry must look like to be edited; anything else takes the decoding route (which starts over).
+    static func isWellFormed(_ tree: [String: JSONValue]) -> Bool {
+        for (k, v) in tree {
+            guard case .object(let o) = v else { return false }
+            if k != "." {
+                let u = k.utf8
+                guard u.count >= 2, u.dropFirst().first == UInt8(ascii: ":"),
+                      let c = u.first, c == UInt8(ascii: "f") || c == UInt8(ascii: "k") || c == UInt8(ascii: "v") || c == UInt8(ascii: "i")
+                else { return false }
+            }
+            if !o.isEmpty && !isWellFormed(o) { return false }
+        }
+        return true
+    }
+
+    /// Takes the member at `path` (its elements' fieldsV1 keys) out of the tree; false if it was not one.
+    /// Parents left with neither members nor children go too.
+    static func remove(_ path: ArraySlice<String>, from root: inout [String: JSONValue]) -> Bool {
+        guard let first = path.first, case .object(var child)? = root[first] else { return false }
+        let rest = path.dropFirst()
+        if rest.isEmpty {
+            let children = child.keys.contains { $0 != "." }
+            guard child.isEmpty || child["."] != nil else { return false }
+            if children {
+                child["."] = nil
+                root[first] = .object(child)
+            } else {
+                root[first] = nil
+            }
+            return true
+        }
+        let wasMember = child.isEmpty || child["."] != nil
+        guard remove(rest, from: &child) else { return false }
+        if child.isEmpty || child.keys.allSatisfy({ $0 == "." }) {
+            // no children left: a member stays as a leaf, anything else goes
+            if wasMember { root[first] = .object([:]) } else { root[first] = nil }
+        } else {
+            root[first] = .object(child)
+        }
+        return true
+    }
+
+    /// Makes `path` a member, adding the parents it needs; a leaf that gains a child keeps its membership.
+    static func insert(_ path: ArraySlice<String>, into root: inout [String: JSONValue]) {
+        guard let first = path.first else { return }
+        let rest = path.dropFirst()
+        guard case .object(var child)? = root[first] else {
+            var fresh: [String: JSONValue] = [:]
+            insert(rest, into: &fresh)
+            root[first] = .object(fresh)
+            return
+        }
+        if rest.isEmpty {
+            if !child.isEmpty && child["."] == nil {
+                child["."] = .object([:])
+                root[first] = .object(child)
+            }
+            return
+        }
+        if child.isEmpty { child["."] = .object([:]) }
+        root[first] = nil  // let the child be edited without a second reference to it
+        insert(rest, into: &child)
+        root[first] = .object(child)
     }
 }

@@ -158,12 +158,17 @@ public enum ServerSideApply {
     /// The general route: compare the two versions and move what changed to `manager`.
     static func updateManagedFieldsByComparing(old: JSONValue?, new: JSONValue, manager: String, operation: String,
                                                managedFields: [ManagedFieldsEntry], schema: PatchSchema, apiVersion: String,
-                                               now: Time, subresource: String?, ignore: IgnoredFields) -> [ManagedFieldsEntry] {
-        // Upstream drops managed fields it cannot decode and starts over rather than failing the write.
-        var (order, owners) = (try? decode(managedFields)) ?? ([], [:])
+                                               now: Time, subresource: String?, ignore: IgnoredFields,
+                                               editInPlace: Bool = true) -> [ManagedFieldsEntry] {
         let change = compare(old ?? .object([:]), new, schema, ignore)
         let touched = change.modified.union(change.added)
         let me = ManagerKey(manager: manager, operation: operation, subresource: subresource)
+        if editInPlace, let edited = editingEntries(managedFields, me: me, touched: touched, removed: change.removed,
+                                       apiVersion: apiVersion, now: now) {
+            return edited
+        }
+        // Upstream drops managed fields it cannot decode and starts over rather than failing the write.
+        var (order, owners) = (try? decode(managedFields)) ?? ([], [:])
         for key in order where key != me {
             let remaining = (owners[key]?.set ?? FieldSet()).subtracting(touched).subtracting(change.removed)
             owners[key]?.set = remaining
@@ -175,6 +180,47 @@ public enum ServerSideApply {
                            set: mine)
         capUpdateManagers(&order, &owners)
         return encode(order, owners)
+    }
+
+    /// The same result as decoding every entry into a set of paths, moving the changed paths and encoding them
+    /// again, made by editing the entries' `fieldsV1` trees in place: an entry that owns none of the changed
+    /// paths is kept as it is. Nil when the entries need the general route (an entry it cannot read, a
+    /// manager listed twice, more Update managers than the cap).
+    private static func editingEntries(_ entries: [ManagedFieldsEntry], me: ManagerKey, touched: FieldSet, removed: FieldSet,
+                                       apiVersion: String, now: Time) -> [ManagedFieldsEntry]? {
+        let touchedKeys = touched.paths.map { $0.elements.map(\.fieldsV1Key) }
+        let removedKeys = removed.paths.map { $0.elements.map(\.fieldsV1Key) }
+        var seen = Set<ManagerKey>()
+        var out: [ManagedFieldsEntry] = []
+        var mine: JSONValue? = nil
+        for e in entries {
+            guard let manager = e.manager, let operation = e.operation, e.fieldsType == nil || e.fieldsType == "FieldsV1",
+                  case .object(var tree) = e.fieldsV1 ?? .object([:]), FieldsV1Tree.isWellFormed(tree)
+            else { return nil }
+            let key = ManagerKey(manager: manager, operation: operation, subresource: e.subresource)
+            guard seen.insert(key).inserted else { return nil }
+            if key == me {
+                mine = .object(tree)
+                continue
+            }
+            var changed = false
+            for path in touchedKeys where FieldsV1Tree.remove(path[...], from: &tree) { changed = true }
+            for path in removedKeys where FieldsV1Tree.remove(path[...], from: &tree) { changed = true }
+            if tree.isEmpty { continue }
+            var entry = e
+            entry.fieldsType = "FieldsV1"
+            if changed { entry.fieldsV1 = .object(tree) }
+            out.append(entry)
+        }
+        guard case .object(var tree) = mine ?? .object([:]) else { return nil }
+        for path in removedKeys { _ = FieldsV1Tree.remove(path[...], from: &tree) }
+        for path in touchedKeys { FieldsV1Tree.insert(path[...], into: &tree) }
+        if !tree.isEmpty {
+            out.append(ManagedFieldsEntry(manager: me.manager, operation: me.operation, apiVersion: apiVersion, time: now,
+                                          fieldsType: "FieldsV1", fieldsV1: .object(tree), subresource: me.subresource))
+        }
+        guard out.count(where: { $0.operation == "Update" }) <= maxUpdateManagers else { return nil }
+        return sortedEntries(out)
     }
 
     /// Upstream keeps at most this many Update entries; older ones fold into `ancient-changes` so that
@@ -247,7 +293,13 @@ public enum ServerSideApply {
             e.fieldsV1 = owner.set.fieldsV1
             out.append(e)
         }
-        return out.enumerated().sorted { a, b in
+        return sortedEntries(out)
+    }
+
+    /// Upstream's order of entries: operation, time (whole seconds), manager, apiVersion, subresource; ties
+    /// keep their order.
+    private static func sortedEntries(_ out: [ManagedFieldsEntry]) -> [ManagedFieldsEntry] {
+        out.enumerated().sorted { a, b in
             let p = a.element, q = b.element
             if p.operation != q.operation { return (p.operation ?? "") < (q.operation ?? "") }
             let ps = p.time.map { Int64($0.date.timeIntervalSince1970.rounded(.down)) } ?? 0
@@ -289,12 +341,48 @@ public enum ServerSideApply {
         var modified = FieldSet()
     }
 
+    /// The fields `new` adds, removes and modifies against `old`: what comparing every path that
+    /// `FieldWalker.walk(_:_:_:_:includeMaps: true)` records for each would give. Only subtrees that differ are
+    /// walked: structs and maps present on both sides are compared member by member, so a status update does
+    /// not walk the spec.
     static func compare(_ old: JSONValue, _ new: JSONValue, _ schema: PatchSchema, _ ignore: IgnoredFields) -> Change {
+        var change = Change()
+        if case .object(let o) = old, case .object(let n) = new, schema.mapStrategy != .replace {
+            compareMembers(o, n, schema, FieldPath([]), ignore, &change)
+        } else {
+            compareWalks(old, new, ignore, &change) { v, out in FieldWalker.walk(v, schema, FieldPath([]), &out, includeMaps: true) }
+        }
+        return change
+    }
+
+    /// Two versions of one (non-atomic) struct or map at `path`.
+    private static func compareMembers(_ o: [String: JSONValue], _ n: [String: JSONValue], _ schema: PatchSchema,
+                                       _ path: FieldPath, _ ignore: IgnoredFields, _ change: inout Change) {
+        func visit(_ k: String, _ ov: JSONValue?, _ nv: JSONValue?) {
+            if ov == nv { return }
+            let child = path.appending(.field(k))
+            let sub = schema.field(k)
+            // Two non-empty structs or maps: the walk records the same for the member itself on both sides
+            // (a container mark or nothing), so only what is inside can differ.
+            if case .object(let oo)? = ov, case .object(let no)? = nv, !oo.isEmpty, !no.isEmpty, sub.mapStrategy != .replace {
+                compareMembers(oo, no, sub, child, ignore, &change)
+                return
+            }
+            compareWalks(ov, nv, ignore, &change) { v, out in
+                if let v { FieldWalker.walkMember(k, v, schema, child, &out, includeMaps: true) }
+            }
+        }
+        for (k, ov) in o { visit(k, ov, n[k]) }
+        for (k, nv) in n where o[k] == nil { visit(k, nil, nv) }
+    }
+
+    /// The general comparison of two values: every path each records, compared one by one.
+    private static func compareWalks<V>(_ old: V, _ new: V, _ ignore: IgnoredFields, _ change: inout Change,
+                                        _ walk: (V, inout [FieldPath: JSONValue?]) -> Void) {
         var a: [FieldPath: JSONValue?] = [:]
         var b: [FieldPath: JSONValue?] = [:]
-        FieldWalker.walk(old, schema, FieldPath([]), &a, includeMaps: true)
-        FieldWalker.walk(new, schema, FieldPath([]), &b, includeMaps: true)
-        var change = Change()
+        walk(old, &a)
+        walk(new, &b)
         for (p, nv) in b where !ignore.ignores(p) {
             if let ov = a[p] {
                 if ov != nv { change.modified.paths.insert(p) }
@@ -303,7 +391,6 @@ public enum ServerSideApply {
             }
         }
         for p in a.keys where b[p] == nil && !ignore.ignores(p) { change.removed.paths.insert(p) }
-        return change
     }
 
     /// Merges an applied configuration into the live object: structs and maps merge, associative lists and
