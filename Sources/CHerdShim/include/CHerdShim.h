@@ -3,6 +3,8 @@
 
 // Pod network set-up over rtnetlink (netlink.c), for the agent.
 #include "CHerdNetlink.h"
+// Running a helper program without Foundation's Process (spawn.c), for the agent.
+#include "CHerdSpawn.h"
 
 /// Nonzero when the shim was linked in; the executable calls it so the linker keeps the shim's
 /// constructor, which takes over the process before Swift starts when argv[1] names a shim mode.

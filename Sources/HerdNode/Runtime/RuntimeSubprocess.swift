@@ -1,8 +1,9 @@
+import CHerdShim
 import Foundation
-import Synchronization
 
-/// Runs short-lived helper commands (`ip`, the shim launcher) on a dedicated thread, so waiting for them
-/// never blocks a thread of Swift's cooperative pool.
+/// Runs short-lived helper commands (the shim launcher) on a dedicated thread, so waiting for them never
+/// blocks a thread of Swift's cooperative pool. posix_spawn in C (Sources/CHerdShim/spawn.c) rather than
+/// Foundation's Process, which costs two more threads and a run loop per start.
 enum RuntimeSubprocess {
     struct Output: Sendable {
         var status: Int32
@@ -10,42 +11,32 @@ enum RuntimeSubprocess {
         var stderr: String
     }
 
+    /// At most this much of a command's stdout is kept (the rest is read and dropped).
+    static let maxStdout = 4 << 20
+    static let maxStderr = 256 << 10
+
     static func run(_ executable: String, _ arguments: [String]) async throws -> Output {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Output, any Error>) in
             let thread = Thread {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: executable)
-                process.arguments = arguments
-                let out = Pipe()
-                let err = Pipe()
-                process.standardOutput = out
-                process.standardError = err
-                process.standardInput = FileHandle.nullDevice
-                do {
-                    try process.run()
-                } catch {
-                    continuation.resume(throwing: RuntimeError.failed("run \(executable): \(error)"))
+                let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+                defer { argv.forEach { free($0) } }
+                let out = UnsafeMutablePointer<CChar>.allocate(capacity: maxStdout)
+                let err = UnsafeMutablePointer<CChar>.allocate(capacity: maxStderr)
+                defer {
+                    out.deallocate()
+                    err.deallocate()
+                }
+                var status: Int32 = 0
+                let rc = argv.withUnsafeBufferPointer { p in
+                    herd_spawn_wait(executable, p.baseAddress, &status, out, maxStdout, err, maxStderr)
+                }
+                if rc != 0 {
+                    continuation.resume(throwing: RuntimeError.failed("run \(executable): \(String(cString: strerror(-rc)))"))
                     return
                 }
-                // stderr on a second thread so neither pipe can fill up while the other is read.
-                let errData = Mutex(Data())
-                let errDone = DispatchSemaphore(value: 0)
-                let errThread = Thread {
-                    let d = err.fileHandleForReading.readDataToEndOfFile()
-                    errData.withLock { $0 = d }
-                    errDone.signal()
-                }
-                errThread.start()
-                let outData = out.fileHandleForReading.readDataToEndOfFile()
-                errDone.wait()
-                process.waitUntilExit()
-                try? out.fileHandleForReading.close()
-                try? err.fileHandleForReading.close()
-                continuation.resume(returning: Output(
-                    status: process.terminationStatus,
-                    stdout: String(decoding: outData, as: UTF8.self),
-                    stderr: errData.withLock { String(decoding: $0, as: UTF8.self) }))
+                continuation.resume(returning: Output(status: status, stdout: String(cString: out), stderr: String(cString: err)))
             }
+            thread.stackSize = 256 << 10
             thread.start()
         }
     }
