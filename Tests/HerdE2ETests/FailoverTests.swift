@@ -56,6 +56,30 @@ struct FailoverTests {
         print(failed)
         """
 
+    /// One connection attempt to `ip:80` from each of the source ports in argv[2] (comma-separated) with a
+    /// timeout of argv[3] s; prints the ports whose attempt failed, comma-separated.
+    static let fixedPortScript = """
+        import socket, sys
+        failed = []
+        for port in [int(p) for p in sys.argv[2].split(",")]:
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.settimeout(float(sys.argv[3]))
+            try:
+                s.bind(("", port)); s.connect((sys.argv[1], 80))
+            except Exception:
+                failed.append(port)
+            finally:
+                s.close()
+        print(",".join(str(p) for p in failed))
+        """
+
+    /// The source ports in `ports` whose connection to `ip:80` from inside `netns` failed.
+    func failedPorts(from netns: String, _ ip: String, _ ports: [Int], timeout: Double) async throws -> [Int] {
+        let r = try await TestCluster.sh("/usr/sbin/ip", ["netns", "exec", netns, "/usr/bin/python3", "-c", Self.fixedPortScript, ip,
+                                                          ports.map(String.init).joined(separator: ","), String(timeout)],
+                                         timeout: Double(ports.count) * (timeout + 1) + 30)
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").compactMap { Int($0) }
+    }
+
     struct WebPod {
         var name: String
         var node: String
@@ -153,6 +177,10 @@ struct FailoverTests {
                 for dev in devices {
                     _ = try await TestCluster.sh("/usr/sbin/ip", ["-n", victim.netns, "link", "set", dev, "down"])
                 }
+                // attempts from fixed source ports while the dead endpoint is still in the rules: those DNATed to it
+                // go unanswered and leave conntrack entries (SYN_SENT, 120 s) that a client reusing the port would hit
+                let unanswered = try await failedPorts(from: client.netns, clusterIP, Array(41000..<41030), timeout: 0.5)
+                #expect(!unanswered.isEmpty, "some of 30 attempts right after the kill went to the dead endpoint")
 
                 try await c.waitFor("3 replicas Ready on the other nodes", timeout: 120) {
                     let live = try await webPods(c).filter { !$0.deleting && $0.ready && $0.node != victim.name }
@@ -163,6 +191,10 @@ struct FailoverTests {
                     try await failures(from: client.netns, url, count: 20) == 0
                 }
                 let served = Date().timeIntervalSince(killed)
+                // the proxy deleted the dead endpoint's unanswered attempts when it left: the same tuples again
+                // are DNATed afresh to live endpoints
+                let stillFailing = try await failedPorts(from: client.netns, clusterIP, unanswered, timeout: 1)
+                #expect(stillFailing.isEmpty, "source ports \(stillFailing) of \(unanswered) still sent to the dead endpoint")
                 let replicas = try await webPods(c).filter { !$0.deleting }
                 #expect(replicas.allSatisfy { $0.node != victim.name }, "replicas: \(replicas)")
                 #expect(try await !webPods(c).contains { $0.name == stale.name && !$0.deleting },
