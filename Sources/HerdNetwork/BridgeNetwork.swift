@@ -136,7 +136,10 @@ public final class BridgeNetwork: Sendable {
         if r.status != 0, try await NetworkCommand.run("/usr/sbin/ip", ["link", "show", "dev", configuration.bridgeName]).status == 0 {
             throw NetworkError.failed("delete bridge \(configuration.bridgeName): \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        lock.withLock { _ in try? FileManager.default.removeItem(atPath: stateFile) }
+        lock.withLock { _ in
+            try? FileManager.default.removeItem(atPath: stateFile)
+            cachedAssignments = nil
+        }
     }
 
     // MARK: PodNetworkPlugin
@@ -215,7 +218,18 @@ public final class BridgeNetwork: Sendable {
         lock.withLock { _ in loadAssignments() }
     }
 
+    /// The assignments as last read or written (only this object writes the file): decoding the whole file
+    /// on every pod start made a node's pod starts quadratic. Guarded by `lock`.
+    private nonisolated(unsafe) var cachedAssignments: [String: String]?
+
     private func loadAssignments() -> [String: String] {
+        if let cachedAssignments { return cachedAssignments }
+        let loaded = readAssignments()
+        cachedAssignments = loaded
+        return loaded
+    }
+
+    private func readAssignments() -> [String: String] {
         guard let data = FileManager.default.contents(atPath: stateFile),
               let decoded = try? JSONDecoder().decode(Assignments.self, from: data) else { return [:] }
         // Assignments from another CIDR (the node got a new one) are not valid here.
@@ -227,7 +241,36 @@ public final class BridgeNetwork: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(Assignments(cidr: configuration.podCIDR, pods: pods))
-        try data.write(to: URL(fileURLWithPath: stateFile), options: .atomic)
+        // a temporary file renamed over the old one (an agent restarted after a crash reads the old or the new
+        // assignments), without Foundation's fsync per pod start
+        let temporary = stateFile + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let written = fd < 0 ? -1 : data.withUnsafeBytes { buffer -> Int in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return -1
+                }
+                offset += n
+            }
+            return offset
+        }
+        let writeErrno = errno
+        if fd >= 0 { close(fd) }
+        guard written == data.count else {
+            unlink(temporary)
+            cachedAssignments = nil
+            throw NetworkError.failed("write \(temporary): \(String(cString: strerror(writeErrno)))")
+        }
+        guard rename(temporary, stateFile) == 0 else {
+            let e = errno
+            unlink(temporary)
+            cachedAssignments = nil
+            throw NetworkError.failed("rename \(temporary): \(String(cString: strerror(e)))")
+        }
+        cachedAssignments = pods
     }
 }
 
