@@ -97,6 +97,7 @@ struct Cgroups: Sendable {
     }
 
     private func makeDirectory(_ path: String) throws {
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }  // one mkdir when the parent exists
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {

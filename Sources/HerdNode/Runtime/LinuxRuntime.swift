@@ -110,6 +110,12 @@ public actor LinuxRuntime: ContainerRuntime {
         return d
     }()
 
+    /// `mkdir -p`: one mkdir when the parent exists (the common case: Foundation's form stats every component).
+    static func makeDirectories(_ path: String) throws {
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
     /// Writes a file whole. With `replace`, through a temporary file renamed over it, so a reader (or an agent
     /// restarted after a crash) sees the old content or the new, never a part; without, straight into a new file
     /// of a sandbox or container being made (nothing reads it yet). No fsync: Foundation's `.atomic` writes
@@ -238,7 +244,7 @@ public actor LinuxRuntime: ContainerRuntime {
         }
         let id = Self.newID()
         let dir = sandboxDirectory(id)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Self.makeDirectories(dir)
         var record = SandboxRecord(id: id, config: config, state: .ready, ip: nil, networkNamespaceName: nil, createdAt: Date())
         do {
             try cgroups.create(podCgroup(config))
@@ -375,9 +381,9 @@ public actor LinuxRuntime: ContainerRuntime {
         guard !config.argv.isEmpty else { throw RuntimeError.cannotRun("no command specified") }
         let id = Self.newID()
         let dir = containerDirectory(id)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Self.makeDirectories(dir)
         let logDir = sandbox.config.logDirectory + "/" + config.name
-        try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
+        try Self.makeDirectories(logDir)
         let record = ContainerRecord(id: id, sandboxID: sandboxID, config: config, createdAt: Date(),
                                      logPath: logDir + "/\(config.attempt).log", cgroup: podCgroup(sandbox.config) + "/" + id)
         do {
