@@ -116,10 +116,7 @@ import Testing
         var holder: Process?
         defer {
             if let holder, holder.isRunning { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
-            let del = Process()
-            del.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            del.arguments = ["netns", "del", ns]
-            if (try? del.run()) != nil { del.waitUntilExit() }
+            deleteNetnsNow(ns)
             try? FileManager.default.removeItem(atPath: dir)
         }
         try #require(try await sh(["ip", "netns", "add", ns]).status == 0)

@@ -298,11 +298,7 @@ struct TableModel: Equatable {
         defer {
             // SIGKILL: a child of this process may inherit a signal mask that blocks SIGTERM
             for s in servers where s.isRunning { kill(s.processIdentifier, SIGKILL); s.waitUntilExit() }
-            // cleanup cannot await: one short command, waited for here
-            let del = Process()
-            del.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            del.arguments = ["netns", "del", ns]
-            if (try? del.run()) != nil { del.waitUntilExit() }
+            deleteNetnsNow(ns)
             for d in dirs { try? FileManager.default.removeItem(atPath: d) }
         }
         try #require(try await sh(["ip", "netns", "add", ns]).status == 0)
@@ -412,10 +408,7 @@ struct TableModel: Equatable {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("herd-psync-\(UUID().uuidString.prefix(6))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer {
-            let del = Process()
-            del.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            del.arguments = ["netns", "del", ns]
-            if (try? del.run()) != nil { del.waitUntilExit() }
+            deleteNetnsNow(ns)
             try? FileManager.default.removeItem(atPath: dir)
         }
         try #require(try await sh(["ip", "netns", "add", ns]).status == 0)

@@ -26,3 +26,13 @@ func sh(_ args: [String], timeout: TimeInterval = 20) async throws -> (status: I
         }.start()
     }
 }
+
+/// Deletes a network namespace a test made, from a `defer` (which cannot await): one short `ip` command,
+/// waited for here. A namespace that is already gone is no error.
+func deleteNetnsNow(_ name: String) {
+    let del = Process()
+    del.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+    del.arguments = ["netns", "del", name]
+    del.standardError = FileHandle.nullDevice
+    if (try? del.run()) != nil { del.waitUntilExit() }
+}
