@@ -155,7 +155,11 @@ import Testing
                                 + "s.bind(('10.103.0.1', 8081)); s.listen(8); c = [s.accept() for _ in range(2)]; time.sleep(60)"]
         try listener.run()
         holder = listener
-        try await Task.sleep(for: .milliseconds(500))
+        // listening (python's start can take seconds on a loaded machine)
+        for _ in 0..<100 {
+            if try await !inNS(["ss", "-Hltn", "src", "10.103.0.1:8081"]).output.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
 
         r = try await inNS(["python3", "-c", Self.connect, "10.104.0.10", "41000", "0.3"])
         #expect(r.output.contains("timeout") || r.output.contains("Timeout"), "\(r.output)")
@@ -166,10 +170,14 @@ import Testing
         established.standardOutput = FileHandle.nullDevice
         try established.run()
         defer { kill(established.processIdentifier, SIGKILL); established.waitUntilExit() }
-        try await Task.sleep(for: .milliseconds(700))
 
         let table0 = ConntrackTable(networkNamespace: ns)
-        let entries = try await table0.entries()
+        var entries = try await table0.entries()
+        // until the background connection is established (its process may start slowly)
+        for _ in 0..<100 where !entries.contains(where: { $0.original.sourcePort == 41001 && $0.seenReply }) {
+            try await Task.sleep(for: .milliseconds(100))
+            entries = try await table0.entries()
+        }
         let attempt = try #require(entries.first { $0.original.sourcePort == 41000 }, "entries: \(entries)")
         #expect(attempt.reply.source == IPv4CIDR.parseAddress("10.103.1.2") && attempt.reply.sourcePort == 8080 && !attempt.seenReply)
         #expect(attempt.tcpState == 1)
