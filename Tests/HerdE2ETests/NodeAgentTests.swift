@@ -378,6 +378,12 @@ struct NodeAgentTests {
                   - name: main
                     image: host
                     command: [python3, -m, http.server, "8081"]
+                    # the liveness probe starts once the server listens (a loaded machine
+                    # can take seconds to start python), so its failures are the 404s
+                    startupProbe:
+                      tcpSocket: {port: 8081}
+                      periodSeconds: 1
+                      failureThreshold: 120
                     livenessProbe:
                       httpGet: {path: /missing, port: 8081}
                       periodSeconds: 1
