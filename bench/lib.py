@@ -118,6 +118,18 @@ def remove_node_leftovers(node, blackholes=()):
                 pass
 
 
+def unmount_under(directory):
+    """Lazily unmounts what a node left mounted under its data directory (the runtime's state tmpfs when a
+    pod was left, memory-backed volumes), deepest first."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4] for line in f]
+    except OSError:
+        return
+    for point in sorted((p for p in points if p == directory or p.startswith(directory + "/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def _tail(path, n=20):
     try:
         with open(path, errors="replace") as f:
@@ -157,6 +169,7 @@ class _Process:
                 self.proc.wait()
         if os.environ.get("BENCH_KEEP_LOGS"):
             shutil.copy(self.log_path, f"/tmp/bench-{self.name}-{os.getpid()}-{int(time.time())}.log")
+        unmount_under(self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):

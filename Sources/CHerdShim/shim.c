@@ -122,7 +122,8 @@ static long long now_nanos(void) {
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-// Writes DIR/NAME atomically (temp file + rename), so a reader never sees half a file.
+// Writes DIR/NAME atomically (temp file + rename), so a reader never sees half a file. No fsync: the state
+// directory is the runtime's tmpfs (or, where it stays on disk, records that only need to outlive the agent).
 static int write_state_file(const char *dir, const char *name, const char *content) {
     char path[PATH_MAX], tmp[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -133,7 +134,6 @@ static int write_state_file(const char *dir, const char *name, const char *conte
         close(fd);
         return -1;
     }
-    fsync(fd);
     close(fd);
     return rename(tmp, path);
 }

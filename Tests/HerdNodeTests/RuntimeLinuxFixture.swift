@@ -140,6 +140,8 @@ struct RuntimeFixture {
             }
         }
         try? await network.tearDown()
+        // the runtime's state tmpfs (a no-op when it stayed on disk)
+        _ = umount2(configuration.stateDirectory, Int32(MNT_DETACH))
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

@@ -239,6 +239,42 @@ struct RuntimeLinuxTests {
         }
     }
 
+    @Test func stateLivesOnATmpfsUnmountedWhenTheLastPodIsGone() async throws {
+        try await RuntimeFixture.run { f in
+            let state = f.configuration.stateDirectory
+            #expect(MountTable.isTmpfs(state))
+            let sandbox = try await f.runtime.runSandbox(f.sandboxConfig(name: "tmpfs"))
+            let id = try await f.start(sandbox, "exec sleep 120")
+            #expect(FileManager.default.fileExists(atPath: state + "/containers/\(id)/container.json"))
+            // a pod is left: stopping the agent keeps its records
+            await f.runtime.agentStopped()
+            #expect(MountTable.isTmpfs(state))
+            // a second runtime over the same directory (an agent restart) mounts nothing new
+            let restarted = LinuxRuntime(configuration: f.configuration, network: f.network, logger: .init(label: "herd.test.runtime"))
+            #expect(try await restarted.listContainers(sandboxID: sandbox.id).map(\.id) == [id])
+            let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+            #expect(mounts.split(separator: "\n").filter { $0.split(separator: " ")[4] == state }.count == 1)
+            try await restarted.stopSandbox(id: sandbox.id)
+            try await restarted.removeSandbox(id: sandbox.id)
+            await restarted.agentStopped()
+            #expect(!MountTable.isTmpfs(state))
+        }
+    }
+
+    /// A state directory that already holds records on disk (containers of an older agent) is not hidden
+    /// under a new tmpfs.
+    @Test func recordsOnDiskKeepTheStateOnDisk() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("herd-rt-disk-\(UUID().uuidString.prefix(8))").path
+        defer {
+            _ = umount2(dir + "/runtime", Int32(MNT_DETACH))
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        try FileManager.default.createDirectory(atPath: dir + "/runtime/sandboxes/0abc", withIntermediateDirectories: true)
+        LinuxRuntime.mountStateDirectory(dir + "/runtime", logger: .init(label: "herd.test.runtime"))
+        #expect(!MountTable.isTmpfs(dir + "/runtime"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/runtime/sandboxes/0abc"))
+    }
+
     @Test func logsAreInCRIFormatWithPartialLinesAndRotation() async throws {
         try await RuntimeFixture.run { f in
             let sandbox = try await f.runtime.runSandbox(f.sandboxConfig(name: "logs"))

@@ -192,6 +192,7 @@ public final class NodeAgent: ServiceLifecycle.Service, PodContainerLocator, Sen
         await cancelWhenGracefulShutdown { await self.runUntilCancelled() }
         // containers outlive the agent: stopping it stops probing, not the pods
         probes.stopAll()
+        await runtime.agentStopped()
     }
 
     private func runUntilCancelled() async {

@@ -134,7 +134,7 @@ struct PodVolumes: Sendable {
         if let names = try? FileManager.default.contentsOfDirectory(atPath: emptyDirs) {
             for name in names {
                 let path = "\(emptyDirs)/\(name)"
-                if Self.isTmpfs(path) { _ = umount2(path, Int32(MNT_DETACH)) }
+                if MountTable.isTmpfs(path) { _ = umount2(path, Int32(MNT_DETACH)) }
             }
         }
         try? FileManager.default.removeItem(atPath: dir)
@@ -240,22 +240,10 @@ struct PodVolumes: Sendable {
         }
     }
 
-    /// Whether a tmpfs is mounted at `path` (from the mount table: statfs is not in Glibc's module).
-    static func isTmpfs(_ path: String) -> Bool {
-        let resolved = (path as NSString).resolvingSymlinksInPath
-        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
-        for line in table.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 8, let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { continue }
-            if fields[4] == resolved || fields[4] == path, fields[dash + 1] == "tmpfs" { return true }
-        }
-        return false
-    }
-
     /// `medium: Memory`: a tmpfs limited to sizeLimit (upstream: the pod's memory limit when unset; here the
     /// kernel's default half of RAM). Without the privilege to mount, the directory stays on disk.
     private func mountTmpfs(_ dir: String, sizeLimit: Quantity?) throws(AgentError) {
-        if Self.isTmpfs(dir) { return }
+        if MountTable.isTmpfs(dir) { return }
         var options = "mode=0777"
         if let size = sizeLimit, size.value > 0 { options += ",size=\(size.value)" }
         if mount("tmpfs", dir, "tmpfs", 0, options) != 0 {

@@ -267,4 +267,11 @@ public protocol ContainerRuntime: Sendable {
     func containerUsage(id: String) async throws -> ResourceUsage
     /// The node's usage (the runtime's root cgroup or the whole machine).
     func nodeUsage() async throws -> ResourceUsage
+    /// The agent stopped. Its containers keep running; a runtime may release what it holds for them when
+    /// none is left.
+    func agentStopped() async
+}
+
+extension ContainerRuntime {
+    public func agentStopped() async {}
 }
