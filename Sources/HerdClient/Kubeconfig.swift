@@ -1,5 +1,5 @@
 import Foundation
-import Yams
+import HerdAPI
 
 /// Where herd keeps its state when no directory is given.
 public enum HerdPaths {
@@ -126,7 +126,9 @@ public struct Kubeconfig: Codable, Sendable, Hashable {
 
     public static func parse(_ text: String) throws -> Kubeconfig {
         do {
-            return try YAMLDecoder().decode(Kubeconfig.self, from: text)
+            // YAML read the way kubectl reads it (sigs.k8s.io/yaml): through JSON; an empty file is an empty config
+            let document = try YAMLCodec.decodeDocuments(text).first ?? .object([:])
+            return try JSONValueDecoder.decodeValue(Kubeconfig.self, from: document)
         } catch {
             throw HerdClientError.invalidKubeconfig("\(error)")
         }
@@ -147,7 +149,7 @@ public struct Kubeconfig: Codable, Sendable, Hashable {
     }
 
     public func yaml() throws -> String {
-        try YAMLEncoder().encode(self)
+        YAMLCodec.encode(try JSONValueEncoder.encode(self))
     }
 
     /// Writes the file readable by its owner only: it holds a bearer token.

@@ -108,12 +108,7 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
+        Daemon.prepare(logLevel: logLevel)
         let logger = Logger(label: "herd.agent")
         let client: APIClient
         do {

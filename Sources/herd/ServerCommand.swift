@@ -122,12 +122,7 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
+        Daemon.prepare(logLevel: logLevel)
         let logger = Logger(label: "herd.server")
         let dir = dataDir ?? HerdPaths.defaultDataDir()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -53,6 +53,15 @@ import Testing
         #expect(throws: HerdClientError.self) { try kc.clientConfig(context: "missing") }
     }
 
+    /// kubectl's empty config (`clusters: null`), an empty file, and text that is not a kubeconfig.
+    @Test func emptyNullAndMalformed() throws {
+        let empty = try Kubeconfig.parse("apiVersion: v1\nclusters: null\ncontexts: null\ncurrent-context: \"\"\nkind: Config\nusers: null\n")
+        #expect(empty.clusters.isEmpty && empty.users.isEmpty && empty.contexts.isEmpty)
+        #expect(try Kubeconfig.parse("").clusters.isEmpty)
+        #expect(throws: HerdClientError.self) { try Kubeconfig.parse("clusters: [unclosed") }
+        #expect(throws: HerdClientError.self) { try Kubeconfig.parse("clusters: 3") }
+    }
+
     @Test func missingFileIsNamed() {
         #expect(throws: HerdClientError.kubeconfigNotFound("/nonexistent/kc.yaml")) {
             try Kubeconfig.load(path: "/nonexistent/kc.yaml")
