@@ -46,12 +46,13 @@ public enum YAMLCodec {
         return docs
     }
 
-    /// Yams resolves untagged scalars lazily with its own (YAML 1.2-ish) rules, which would make an explicit
-    /// `!!str` indistinguishable from an untagged scalar; this resolver marks every untagged scalar instead,
-    /// and go-yaml v2's rules are applied here.
-    static let implicitTag = Tag.Name(rawValue: "tag:herd,2025:implicit")
-    // The pattern is a constant, so construction cannot fail; `basic` is the fallback all the same.
-    static let implicitResolver: Resolver = (try? Resolver.basic.appending(implicitTag, "^")) ?? .basic
+    /// The parser keeps an untagged scalar's tag empty (Yams 6 resolves tags only when asked), so an explicit
+    /// `!!str` stays distinguishable from an untagged scalar and go-yaml v2's rules are applied here. `basic` has
+    /// no rules: nothing compiles a regular expression (which would load ICU's regex engine and data, about
+    /// 1.5 MiB in every process that reads a kubeconfig). One exception: the parser's duplicate-key check
+    /// resolves each mapping key's tag in place, to `str` under `basic`, so a plain key tagged `str` is read as
+    /// untagged (an explicit `!!str` on a plain key, which nobody writes, resolves like an untagged one).
+    static let implicitResolver: Resolver = .basic
 
     /// go-yaml's wording (`line 3: did not find expected key`) rather than Yams' multi-line report.
     private static func describe(_ e: YamlError) -> String {
@@ -119,7 +120,7 @@ private struct NodeConverter {
     mutating func fill(_ out: inout [String: JSONValue], from map: Yams.Node.Mapping) throws {
         for (k, v) in map {
             if case .scalar(let ks) = k, ks.style == .plain || ks.style == .any, ks.string == "<<",
-                ks.tag.rawValue.isEmpty || ks.tag.rawValue == YAMLCodec.implicitTag.rawValue
+                ks.tag.rawValue.isEmpty || ks.tag.rawValue == Tag.Name.str.rawValue
                     || ks.tag.rawValue == Tag.Name.merge.rawValue
             {
                 try merge(&out, v)
@@ -168,7 +169,7 @@ private struct NodeConverter {
         guard case .scalar(let s) = k else {
             throw YAMLError("error converting YAML to JSON: yaml: invalid map key: a mapping key must be a scalar")
         }
-        switch try scalarValue(s) {
+        switch try scalarValue(s, isKey: true) {
         case .string(let str): return str
         case .int(let i): return String(i)
         case .bool(let b): return b ? "true" : "false"
@@ -178,10 +179,11 @@ private struct NodeConverter {
         }
     }
 
-    func scalarValue(_ s: Yams.Node.Scalar) throws -> JSONValue {
-        var tag = s.tag.rawValue
-        if tag == YAMLCodec.implicitTag.rawValue { tag = "" }
+    func scalarValue(_ s: Yams.Node.Scalar, isKey: Bool = false) throws -> JSONValue {
         let plain = s.style == .plain || s.style == .any
+        var tag = s.tag.rawValue
+        // a mapping key's tag was resolved in place by the parser's duplicate check (see `implicitResolver`)
+        if isKey && plain && tag == Tag.Name.str.rawValue { tag = "" }
         switch tag {
         case Tag.Name.str.rawValue, Tag.Name.nonSpecific.rawValue, Tag.Name.timestamp.rawValue,
             Tag.Name.binary.rawValue:
