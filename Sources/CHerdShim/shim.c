@@ -31,7 +31,6 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -360,14 +359,42 @@ static void bind_mount(const struct bind_mount *b, int report) {
         report_and_exit(report, 'F', HERD_SHIM_SETUP_FAILED, "read-only remount of %s: %s", target, strerror(errno));
 }
 
+// The primary group of `uid` in /etc/passwd (the host's until images land), read directly as runc does: no
+// NSS, so herd-shim can be a static executable.
+static int passwd_gid(uid_t uid, gid_t *gid) {
+    FILE *f = fopen("/etc/passwd", "re");
+    if (!f) return -1;
+    char line[4096];
+    int found = -1;
+    while (found < 0 && fgets(line, sizeof line, f)) {
+        // name:password:uid:gid:gecos:home:shell
+        char *field[4];
+        char *p = line;
+        int n = 0;
+        while (n < 4) {
+            field[n++] = p;
+            p = strchr(p, ':');
+            if (!p) break;
+            *p++ = '\0';
+        }
+        if (n < 4 || !p || !field[2][0] || !field[3][0]) continue;
+        char *end;
+        unsigned long u = strtoul(field[2], &end, 10);
+        if (*end || u != (unsigned long)uid) continue;
+        unsigned long g = strtoul(field[3], &end, 10);
+        if (*end) continue;
+        *gid = (gid_t)g;
+        found = 0;
+    }
+    fclose(f);
+    return found;
+}
+
 static void set_credentials(const struct shim_options *o, int report) {
     if (!o->has_uid && !o->has_gid && !o->has_groups) return;
     gid_t gid = 0;
     if (o->has_gid) gid = o->gid;
-    else if (o->has_uid) {
-        struct passwd *pw = getpwuid(o->uid);
-        if (pw) gid = pw->pw_gid;
-    }
+    else if (o->has_uid) passwd_gid(o->uid, &gid);
     if (setgroups((size_t)o->group_count, o->groups) < 0)
         report_and_exit(report, 'F', HERD_SHIM_SETUP_FAILED, "setgroups: %s", strerror(errno));
     if (setgid(gid) < 0) report_and_exit(report, 'F', HERD_SHIM_SETUP_FAILED, "setgid %d: %s", (int)gid, strerror(errno));

@@ -132,6 +132,20 @@ struct RuntimeLinuxTests {
             #expect(lines.first == "65534")
             #expect(lines.dropFirst().first == "65534")
             #expect(lines.dropFirst(2).first?.split(separator: " ").contains("1234") == true)
+
+            // runAsUser alone: the primary group is the user's in /etc/passwd (a user whose gid differs)
+            let passwd = try String(contentsOfFile: "/etc/passwd", encoding: .utf8)
+            var entry: (uid: String, gid: String)?
+            for line in passwd.split(separator: "\n") {
+                let fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                guard fields.count > 3, let uid = Int(fields[2]), uid > 0, fields[2] != fields[3] else { continue }
+                entry = (fields[2], fields[3])
+                break
+            }
+            let user = try #require(entry)
+            let only = try await f.start(sandbox, "id -u; id -g", name: "useronly") { c in c.runAsUser = Int64(user.uid) }
+            let o = try await f.waitForExit(only)
+            #expect(Array(RuntimeFixture.logMessages(o.logPath).prefix(2)) == [user.uid, user.gid])
         }
     }
 
