@@ -45,8 +45,8 @@ let package = Package(
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         ], linkerSettings: [
-            // lld with packed relative relocations (DT_RELR, glibc >= 2.36): the PIE's relocation table shrinks
-            // from 1.9 MB to a few KB, which every herd process read at start and kept resident.
+            // lld with packed relative relocations (DT_RELR, glibc >= 2.36): the PIE's relocation table, which
+            // every herd process reads at start and keeps resident, shrinks from 1.9 MB to 0.4 MB.
             .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"]),
         ]),
         .target(name: "HerdClient", dependencies: [
@@ -105,8 +105,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         ], linkerSettings: [
-            // lld with packed relative relocations (DT_RELR, glibc >= 2.36): the PIE's relocation table shrinks
-            // from 1.9 MB to a few KB, which every herd process read at start and kept resident.
+            // lld with packed relative relocations (DT_RELR, glibc >= 2.36): the PIE's relocation table, which
+            // every herd process reads at start and keeps resident, shrinks from 1.9 MB to 0.4 MB.
             .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"]),
         ]),
         .testTarget(name: "HerdAPITests", dependencies: ["HerdAPI"]),

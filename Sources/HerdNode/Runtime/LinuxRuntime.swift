@@ -83,8 +83,8 @@ public actor LinuxRuntime: ContainerRuntime {
             return
         }
         if mount("tmpfs", dir, "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755,size=512m") != 0 {
-            logger.notice("runtime state stays on disk: cannot mount a tmpfs",
-                          metadata: ["directory": "\(dir)", "error": "\(String(cString: strerror(errno)))"])
+            let error = String(cString: strerror(errno))
+            logger.notice("runtime state stays on disk: cannot mount a tmpfs", metadata: ["directory": "\(dir)", "error": "\(error)"])
         }
     }
 
@@ -97,7 +97,8 @@ public actor LinuxRuntime: ContainerRuntime {
             return
         }
         if umount2(dir, Int32(MNT_DETACH)) != 0 {
-            logger.notice("cannot unmount the runtime state", metadata: ["directory": "\(dir)", "error": "\(String(cString: strerror(errno)))"])
+            let error = String(cString: strerror(errno))
+            logger.notice("cannot unmount the runtime state", metadata: ["directory": "\(dir)", "error": "\(error)"])
         }
     }
 
