@@ -238,8 +238,12 @@ struct HorizontalPodAutoscalerControllerTests {
                         #expect(Self.condition(h, "ScalingActive")?.message
                                     == "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)")
                         #expect(Self.condition(h, "AbleToScale")?.status == "True")
-                        let events = try await DeploymentFixtures.events(c, reason: "SuccessfulRescale")
-                        #expect(events.contains { $0.message == "New size: 2; reason: cpu resource utilization (percentage of request) above target" })
+                        // events are sent on their own: poll for them
+                        #expect(try await c.eventually {
+                            try await DeploymentFixtures.events(c, reason: "SuccessfulRescale").contains {
+                                $0.message == "New size: 2; reason: cpu resource utilization (percentage of request) above target"
+                            }
+                        })
 
                         // 53% against 50%: within the tolerance, nothing changes
                         m.set(cpuPerPod: 53)
@@ -254,8 +258,11 @@ struct HorizontalPodAutoscalerControllerTests {
                         // idle: after the 2 s scale-down window, down to the minimum
                         m.set(cpuPerPod: 5)
                         #expect(try await c.eventually { try await Self.replicas(c) == 1 })
-                        let down = try await DeploymentFixtures.events(c, reason: "SuccessfulRescale")
-                        #expect(down.contains { $0.message == "New size: 1; reason: All metrics below target" })
+                        #expect(try await c.eventually {
+                            try await DeploymentFixtures.events(c, reason: "SuccessfulRescale").contains {
+                                $0.message == "New size: 1; reason: All metrics below target"
+                            }
+                        })
                     }
                 }
             }
@@ -281,8 +288,11 @@ struct HorizontalPodAutoscalerControllerTests {
                     })
                     let cells = try await Self.get(c).tableCells(now: Date())
                     #expect(cells[2] == .string("25/10"))
-                    let events = try await DeploymentFixtures.events(c, reason: "SuccessfulRescale")
-                    #expect(events.contains { $0.message == "New size: 3; reason: Service metric connections_per_second above target" })
+                    #expect(try await c.eventually {
+                        try await DeploymentFixtures.events(c, reason: "SuccessfulRescale").contains {
+                            $0.message == "New size: 3; reason: Service metric connections_per_second above target"
+                        }
+                    })
                 }
             }
         }
