@@ -3,6 +3,7 @@ import Foundation
 import HerdAPI
 import HerdClient
 import HerdNetwork
+import HerdNode
 import Synchronization
 
 /// `herd cluster up|down`: a multi-node cluster on this machine. Each node is a `herd agent` process in a
@@ -528,13 +529,6 @@ struct ClusterTeardown {
 
     /// Mounts the runtime left under the data directory (deepest first).
     private func unmount(under dir: String) {
-        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        let points = mounts.split(separator: "\n").compactMap { line -> String? in
-            let fields = line.split(separator: " ")
-            guard fields.count > 4 else { return nil }
-            let p = String(fields[4])
-            return p == dir || p.hasPrefix(dir + "/") ? p : nil
-        }
-        for p in points.sorted(by: { $0.count > $1.count }) { _ = umount2(p, Int32(MNT_DETACH)) }
+        for p in MountTable.mountPoints(under: dir) { _ = umount2(p, Int32(MNT_DETACH)) }
     }
 }

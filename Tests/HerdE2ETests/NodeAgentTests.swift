@@ -94,6 +94,13 @@ struct AgentLeftovers {
     let nodeName: String
     let dataDir: String
 
+    /// /proc/self/mountinfo read to its end (`String(contentsOfFile:)` stops after 4 KB of a procfs file).
+    static func mountTable() -> String {
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/mountinfo") else { return "" }
+        defer { try? handle.close() }
+        return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+    }
+
     func remove() {
         let dir = dataDir
         // container monitors carry the agent's data directory on their command line
@@ -117,8 +124,7 @@ struct AgentLeftovers {
             let name = line.split(separator: ":").dropFirst().first?.trimmingCharacters(in: .whitespaces) ?? ""
             if name == bridgeName { _ = try? Shell.run("/usr/sbin/ip", ["link", "delete", name], timeout: 10) }
         }
-        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        for line in mounts.split(separator: "\n") {
+        for line in Self.mountTable().split(separator: "\n") {
             let fields = line.split(separator: " ")
             if fields.count > 4, fields[4].hasPrefix(dir) { _ = umount2(String(fields[4]), Int32(MNT_DETACH)) }
         }
@@ -306,8 +312,7 @@ struct NodeAgentTests {
             #expect(delete.status == 0, "\(delete.output)")
             #expect(try String(contentsOfFile: host + "/term", encoding: .utf8) == "bye\n")
             // the memory volume is unmounted with the pod
-            let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
-            #expect(!mounts.contains(agent.dataDir.path + "/pods/"))
+            #expect(!AgentLeftovers.mountTable().contains(agent.dataDir.path + "/pods/"))
             #expect(try s.kubectl(["get", "pod", "web"]).status != 0)
         }
     }

@@ -266,13 +266,33 @@ struct RuntimeLinuxTests {
             // a second runtime over the same directory (an agent restart) mounts nothing new
             let restarted = LinuxRuntime(configuration: f.configuration, network: f.network, logger: .init(label: "herd.test.runtime"))
             #expect(try await restarted.listContainers(sandboxID: sandbox.id).map(\.id) == [id])
-            let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
-            #expect(mounts.split(separator: "\n").filter { $0.split(separator: " ")[4] == state }.count == 1)
+            #expect(MountTable.text().split(separator: "\n").filter { $0.split(separator: " ")[4] == state }.count == 1)
             try await restarted.stopSandbox(id: sandbox.id)
             try await restarted.removeSandbox(id: sandbox.id)
             await restarted.agentStopped()
             #expect(!MountTable.isTmpfs(state))
         }
+    }
+
+    /// The mount table is read to its end: with many mounts (a busy node's network namespaces and tmpfs) it
+    /// is far longer than the 4 KB Foundation reads of a procfs file.
+    @Test func mountTableIsReadToItsEnd() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("herd-mt-\(UUID().uuidString.prefix(8))").path
+        var mounted: [String] = []
+        defer {
+            for p in mounted.reversed() { _ = umount2(p, Int32(MNT_DETACH)) }
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        for i in 0..<80 {
+            let p = dir + "/m\(i)"
+            try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+            try #require(mount("tmpfs", p, "tmpfs", 0, "size=64k") == 0)
+            mounted.append(p)
+        }
+        #expect(MountTable.text().utf8.count > 8192)
+        #expect(MountTable.mountPoints(under: dir).count == 80)
+        #expect(MountTable.isTmpfs(dir + "/m79"))
+        #expect(!MountTable.isTmpfs(dir))
     }
 
     /// A state directory that already holds records on disk (containers of an older agent) is not hidden

@@ -15,7 +15,7 @@ struct Cgroups: Sendable {
 
     /// Reads /proc/self/mountinfo. A hybrid host (v1 controllers plus an empty unified hierarchy) is v1.
     static func detect(mountinfo: String? = nil) throws -> Cgroups {
-        let text = mountinfo ?? ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "")
+        let text = mountinfo ?? MountTable.text()
         var v1: [String: String] = [:]
         var v2: String?
         for line in text.split(separator: "\n") {
