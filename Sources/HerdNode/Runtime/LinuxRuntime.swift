@@ -78,7 +78,7 @@ public actor LinuxRuntime: ContainerRuntime {
         guard geteuid() == 0 else { return }
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         if MountTable.isTmpfs(dir) { return }
-        for sub in ["/sandboxes", "/containers"] where !((try? FileManager.default.contentsOfDirectory(atPath: dir + sub)) ?? []).isEmpty {
+        if holdsRecords(dir) {
             logger.notice("runtime state stays on disk: it holds records", metadata: ["directory": "\(dir)"])
             return
         }
@@ -88,14 +88,16 @@ public actor LinuxRuntime: ContainerRuntime {
         }
     }
 
+    /// Whether a state directory records any sandbox or container.
+    static func holdsRecords(_ dir: String) -> Bool {
+        ["/sandboxes", "/containers"].contains { !((try? FileManager.default.contentsOfDirectory(atPath: dir + $0)) ?? []).isEmpty }
+    }
+
     /// Unmounts the state tmpfs when no sandbox or container is left (the agent's pods were deleted before it
     /// stopped): nothing of the node stays mounted.
     public func agentStopped() async {
         let dir = configuration.stateDirectory
-        guard MountTable.isTmpfs(dir) else { return }
-        for sub in ["/sandboxes", "/containers"] where !((try? FileManager.default.contentsOfDirectory(atPath: dir + sub)) ?? []).isEmpty {
-            return
-        }
+        guard MountTable.isTmpfs(dir), !Self.holdsRecords(dir) else { return }
         if umount2(dir, Int32(MNT_DETACH)) != 0 {
             let error = String(cString: strerror(errno))
             logger.notice("cannot unmount the runtime state", metadata: ["directory": "\(dir)", "error": "\(error)"])
