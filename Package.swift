@@ -44,10 +44,6 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-        ], linkerSettings: [
-            // lld with packed relative relocations (DT_RELR, glibc >= 2.36): the PIE's relocation table, which
-            // every herd process reads at start and keeps resident, shrinks from 1.9 MB to 0.4 MB.
-            .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"]),
         ]),
         .target(name: "HerdClient", dependencies: [
             "HerdAPI",

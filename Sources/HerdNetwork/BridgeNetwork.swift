@@ -1,6 +1,7 @@
 // The node's pod network: IPAM over the node's pod CIDR, the node bridge and one veth per pod.
 import Foundation
 import HerdAPI
+import HerdClient
 import Logging
 import Synchronization
 
@@ -241,34 +242,12 @@ public final class BridgeNetwork: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(Assignments(cidr: configuration.podCIDR, pods: pods))
-        // a temporary file renamed over the old one (an agent restarted after a crash reads the old or the new
-        // assignments), without Foundation's fsync per pod start
-        let temporary = stateFile + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        let written = fd < 0 ? -1 : data.withUnsafeBytes { buffer -> Int in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return -1
-                }
-                offset += n
-            }
-            return offset
-        }
-        let writeErrno = errno
-        if fd >= 0 { close(fd) }
-        guard written == data.count else {
-            unlink(temporary)
+        // renamed over the old one: an agent restarted after a crash reads the old or the new assignments
+        do {
+            try WholeFile.write(data, to: stateFile)
+        } catch {
             cachedAssignments = nil
-            throw NetworkError.failed("write \(temporary): \(String(cString: strerror(writeErrno)))")
-        }
-        guard rename(temporary, stateFile) == 0 else {
-            let e = errno
-            unlink(temporary)
-            cachedAssignments = nil
-            throw NetworkError.failed("rename \(temporary): \(String(cString: strerror(e)))")
+            throw NetworkError.failed(error.description)
         }
         cachedAssignments = pods
     }

@@ -97,9 +97,8 @@ struct Cgroups: Sendable {
     }
 
     private func makeDirectory(_ path: String) throws {
-        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }  // one mkdir when the parent exists
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try LinuxRuntime.makeDirectories(path)
         } catch {
             throw RuntimeError.unsupported("cannot create cgroup \(path): \(Cgroups.describe(error)) (the runtime needs root and writable cgroup hierarchies)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import HerdClient
 import Logging
 
 public struct LinuxRuntimeConfiguration: Sendable {
@@ -162,36 +163,12 @@ public actor LinuxRuntime: ContainerRuntime {
         }
     }
 
-    /// Writes a file whole. With `replace`, through a temporary file renamed over it, so a reader (or an agent
-    /// restarted after a crash) sees the old content or the new, never a part; without, straight into a new file
-    /// of a sandbox or container being made (nothing reads it yet). No fsync: Foundation's `.atomic` writes
-    /// synced every file and made a pod start cost several journal commits and inode churn (the records only
-    /// need to survive the agent's own restarts, as upstream's checkpoints under /var/lib/kubelet).
+    /// A record or /etc file written whole (see `WholeFile`).
     static func writeFile(_ data: Data, to path: String, replace: Bool = true) throws {
-        let target = replace ? path + ".tmp" : path
-        let fd = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RuntimeError.failed("write \(path): \(String(cString: strerror(errno)))") }
-        let failure: Int32? = data.withUnsafeBytes { buffer -> Int32? in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                offset += n
-            }
-            return nil
-        }
-        close(fd)
-        if let failure {
-            unlink(target)
-            throw RuntimeError.failed("write \(path): \(String(cString: strerror(failure)))")
-        }
-        if replace, rename(target, path) != 0 {
-            let e = errno
-            unlink(target)
-            throw RuntimeError.failed("rename \(target): \(String(cString: strerror(e)))")
+        do {
+            try WholeFile.write(data, to: path, replace: replace)
+        } catch {
+            throw RuntimeError.failed(error.description)
         }
     }
 
